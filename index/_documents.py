@@ -1,0 +1,114 @@
+"""Source documents as users hand them to ``trace index add``: JSONL lines, validated whole
+before anything is stored, so a bad file adds nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from tracer import InputError, SourceDoc
+
+SOURCE_LANGS = ("en", "ru", "uk")
+_FIELDS = ("url", "outlet", "lang", "title", "published", "text")
+_MAX_REPORTED = 5
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source article with its full text, before segmentation."""
+
+    meta: SourceDoc
+    text: str
+
+
+def parse_published(value: object) -> str | None:
+    """ISO 8601 date or datetime, normalized; ``None`` stays ``None``."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date string or null, got {type(value).__name__}")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise ValueError(
+            f"must be an ISO 8601 date or datetime like 2024-11-05 or 2024-11-05T09:30:00+03:00, got {value!r}"
+        ) from None
+
+
+def document_from_record(record: object) -> Document:
+    """Validate one decoded JSON object; the error text names the field and what is expected."""
+    if not isinstance(record, dict):
+        raise ValueError(f"must be a JSON object with fields {', '.join(_FIELDS)}")
+    missing = [f for f in ("url", "outlet", "lang", "text") if f not in record]
+    if missing:
+        raise ValueError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    for field in ("url", "outlet", "lang", "text"):
+        if not isinstance(record[field], str) or not record[field].strip():
+            raise ValueError(f'"{field}" must be a non-empty string')
+    url = record["url"].strip()
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f'"url" must start with http:// or https://, got {url!r}')
+    lang = record["lang"].strip().lower()
+    if lang not in SOURCE_LANGS:
+        raise ValueError(f'"lang" must be one of {", ".join(SOURCE_LANGS)}, got {record["lang"]!r}')
+    title = record.get("title") or ""
+    if not isinstance(title, str):
+        raise ValueError('"title" must be a string or null')
+    try:
+        published = parse_published(record.get("published"))
+    except ValueError as exc:
+        raise ValueError(f'"published" {exc}') from None
+    meta = SourceDoc(url=url, outlet=record["outlet"].strip(), lang=lang, title=title.strip(), published=published)
+    return Document(meta=meta, text=record["text"])
+
+
+def read_jsonl(path: Path) -> list[Document]:
+    """All documents of a JSONL file, or an :class:`InputError` naming every bad line (up to five)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a .jsonl or .html file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); JSONL must be UTF-8"
+        ) from None
+    docs: list[Document] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = document_from_record(json.loads(line))
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except ValueError as exc:
+            errors.append(f"line {number}: {exc}")
+            continue
+        if doc.meta.url in seen:
+            errors.append(f"line {number}: url {doc.meta.url} already given on line {seen[doc.meta.url]}")
+            continue
+        seen[doc.meta.url] = number
+        docs.append(doc)
+    if errors:
+        more = f"; and {len(errors) - _MAX_REPORTED} more" if len(errors) > _MAX_REPORTED else ""
+        raise InputError(
+            f"{path}: {len(errors)} bad line{'s' if len(errors) > 1 else ''}, nothing added from this file: "
+            + "; ".join(errors[:_MAX_REPORTED])
+            + more
+        )
+    if not docs:
+        raise InputError(f"{path}: no documents (the file is empty)")
+    return docs

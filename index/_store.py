@@ -1,0 +1,413 @@
+"""The reference index on disk: SQLite holds documents, sentences and their vectors (the
+truth); a faiss file holds the same vectors for fast search, keyed by sentence id.
+
+Crash safety comes from SQLite transactions: a batch of documents is committed in one
+transaction that also bumps ``generation``. The faiss file is named after the generation
+it mirrors (``vectors-<gen>.faiss``) and is written to a temporary name and renamed, so
+a reader that finds no file for the current generation (a writer was killed between the
+commit and the rename) rebuilds the vectors from SQLite instead of trusting a stale file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from tracer import ModelInfo, ReferenceIndexError, SourceDoc, SourceUnit
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DB_NAME = "index.sqlite"
+LOCK_NAME = "write.lock"
+FAISS_FACTORY = "IDMap2,Flat"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    outlet TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published TEXT,
+    text TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_doc ON units(doc_id);
+CREATE INDEX IF NOT EXISTS documents_outlet ON documents(outlet, lang);
+"""
+
+
+@dataclass(frozen=True)
+class NewUnit:
+    """A sentence or window ready to store, with its vector."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    doc: SourceDoc
+    text: str
+    content_sha256: str
+    units: Sequence[NewUnit]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    added: int
+    replaced: int
+    units: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class IndexStore:
+    """Open with :meth:`open` (existing index) or :meth:`create` (new or existing, for writers)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, object], writable: bool):
+        self.path = path
+        self._conn = conn
+        self.manifest = manifest
+        self._writable = writable
+        self._faiss: faiss.Index | None = None
+        self._faiss_generation = -1
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, writable: bool = False) -> IndexStore:
+        db = path / DB_NAME
+        if not db.is_file():
+            hint = "build one with `trace index add --index DIR FILE...`"
+            if path.exists():
+                raise ReferenceIndexError(f"{path} is not a tracer index (no {DB_NAME}); {hint}")
+            raise ReferenceIndexError(f"no index at {path}; {hint}")
+        conn = cls._connect(db, writable)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+            manifest = json.loads(row[0]) if row else None
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            conn.close()
+            raise ReferenceIndexError(f"index at {path} is damaged ({exc}); rebuild it with `trace index add`") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+            conn.close()
+            raise ReferenceIndexError(
+                f"index at {path} has format {manifest and manifest.get('format')}, this tracer reads "
+                f"format {FORMAT_VERSION}; rebuild it with `trace index add`"
+            )
+        return cls(path, conn, manifest, writable)
+
+    @classmethod
+    def create(cls, path: Path, manifest: dict[str, object]) -> IndexStore:
+        """Open for writing, creating the index if needed; refuses another model's index."""
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReferenceIndexError(f"cannot create index directory {path}: {exc.strerror}") from exc
+        db = path / DB_NAME
+        conn = cls._connect(db, writable=True)
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # schema and manifest appear together or not at all
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('manifest', ?), ('generation', '0')",
+                (json.dumps({**manifest, "format": FORMAT_VERSION, "created": _now()}),),
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        store = cls.open(path, writable=True)
+        recorded = store.model
+        wanted = ModelInfo(**manifest["model"])  # type: ignore[arg-type]
+        if not recorded.compatible_with(wanted):
+            store.close()
+            raise ReferenceIndexError(
+                f"index at {path} holds vectors of model {recorded.name!r} (dim {recorded.dim}), not "
+                f"{wanted.name!r} (dim {wanted.dim}); use --model {recorded.name!r} or a new --index directory"
+            )
+        return store
+
+    @staticmethod
+    def _connect(db: Path, writable: bool) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writes, snapshot() for reads).
+            if writable:
+                conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            else:
+                conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise ReferenceIndexError(f"cannot open index database {db}: {exc}") from exc
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata ------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelInfo:
+        return ModelInfo(**self.manifest["model"])  # type: ignore[arg-type]
+
+    @property
+    def generation(self) -> int:
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def describe(self) -> dict[str, object]:
+        """What a report says about the index it was traced against."""
+        docs, units = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM units)"
+        ).fetchone()
+        return {
+            "path": str(self.path),
+            "generation": self.generation,
+            "documents": docs,
+            "units": units,
+            "segmenter": self.manifest.get("segmenter"),
+            "window": self.manifest.get("window"),
+            "created": self.manifest.get("created"),
+        }
+
+    def stats(self) -> dict[str, object]:
+        rows = self._conn.execute(
+            """SELECT d.outlet, d.lang, COUNT(DISTINCT d.id),
+                      COALESCE(SUM(u.first = u.last), 0), MAX(d.published)
+               FROM documents d LEFT JOIN units u ON u.doc_id = d.id
+               GROUP BY d.outlet, d.lang ORDER BY d.outlet, d.lang"""
+        ).fetchall()
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return {
+            **self.describe(),
+            "model": self.model.to_dict(),
+            "versions": self.manifest.get("versions"),
+            "bytes_on_disk": size,
+            "outlets": [
+                {"outlet": o, "lang": lang, "documents": d, "sentences": s, "newest": newest}
+                for o, lang, d, s, newest in rows
+            ],
+        }
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IndexStore]:
+        """Read one consistent generation even while a writer commits a new one (WAL snapshot)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self._conn.execute("COMMIT")
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time; a second one fails at once with a message instead of corrupting."""
+        lock_path = self.path / LOCK_NAME
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise ReferenceIndexError(
+                    f"index at {self.path} is being updated by another process (pid {holder}); try again when it finishes"
+                ) from exc
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def content_hashes(self, urls: Iterable[str]) -> dict[str, str]:
+        urls = list(urls)
+        out: dict[str, str] = {}
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            q = f"SELECT url, content_sha256 FROM documents WHERE url IN ({','.join('?' * len(chunk))})"
+            out.update(dict(self._conn.execute(q, chunk).fetchall()))
+        return out
+
+    def write_batch(self, docs: Sequence[NewDocument]) -> BatchResult:
+        """Replace-or-insert documents by URL in one transaction, then publish the vector file."""
+        if not self._writable:
+            raise ReferenceIndexError(f"index at {self.path} was opened read-only")
+        dim = self.model.dim
+        conn = self._conn
+        added = replaced = n_units = 0
+        removed_ids: list[int] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for nd in docs:
+                old = conn.execute("SELECT id FROM documents WHERE url = ?", (nd.doc.url,)).fetchone()
+                if old:
+                    removed_ids += [r[0] for r in conn.execute("SELECT id FROM units WHERE doc_id = ?", (old[0],))]
+                    conn.execute("DELETE FROM documents WHERE id = ?", (old[0],))
+                    replaced += 1
+                else:
+                    added += 1
+                d = nd.doc
+                cur = conn.execute(
+                    "INSERT INTO documents(url, outlet, lang, title, published, text, content_sha256, added_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d.url, d.outlet, d.lang, d.title, d.published, nd.text, nd.content_sha256, _now()),
+                )
+                doc_id = cur.lastrowid
+                for u in nd.units:
+                    vec = np.ascontiguousarray(u.vector, dtype=np.float32)
+                    if vec.shape != (dim,):
+                        raise ReferenceIndexError(f"vector of shape {vec.shape} does not fit index dimension {dim}")
+                    conn.execute(
+                        'INSERT INTO units(doc_id, first, last, start, "end", text, vector) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                        (doc_id, u.first, u.last, u.start, u.end, u.text, vec.tobytes()),
+                    )
+                    n_units += 1
+            generation = self.generation + 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._publish_vectors(generation, removed_ids)
+        return BatchResult(added=added, replaced=replaced, units=n_units)
+
+    def _publish_vectors(self, generation: int, removed_ids: list[int]) -> None:
+        index = self._faiss if self._faiss_generation == generation - 1 else self._load_faiss(generation - 1)
+        if index is None:
+            index = self._build_faiss()
+        else:
+            if removed_ids:
+                index.remove_ids(np.asarray(removed_ids, dtype=np.int64))
+            known = faiss.vector_to_array(faiss.downcast_index(index).id_map) if index.ntotal else np.zeros(0, np.int64)
+            max_known = int(known.max()) if known.size else 0
+            ids, vecs = self._vectors("WHERE id > ?", (max_known,))
+            if len(ids):
+                index.add_with_ids(vecs, ids)
+        target = self.path / f"vectors-{generation}.faiss"
+        tmp = target.with_suffix(f".faiss.tmp-{os.getpid()}")
+        faiss.write_index(index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(self.path)
+        for old in self.path.glob("vectors-*.faiss"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        self._faiss, self._faiss_generation = index, generation
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _vectors(self, where: str = "", params: tuple[object, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        dim = self.model.dim
+        rows = self._conn.execute(f"SELECT id, vector FROM units {where} ORDER BY id", params).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vecs
+
+    def _build_faiss(self) -> faiss.Index:
+        index = faiss.index_factory(self.model.dim, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT)
+        ids, vecs = self._vectors()
+        if len(ids):
+            index.add_with_ids(vecs, ids)
+        return index
+
+    def _load_faiss(self, generation: int) -> faiss.Index | None:
+        path = self.path / f"vectors-{generation}.faiss"
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError:
+            return None
+        return index if index.d == self.model.dim else None
+
+    def vector_index(self) -> faiss.Index:
+        """The faiss index for the current generation, rebuilt from SQLite if its file is missing."""
+        generation = self.generation
+        if self._faiss is None or self._faiss_generation != generation:
+            index = self._load_faiss(generation)
+            if index is None:
+                log.warning(
+                    "vector file for generation %d missing or unreadable in %s; rebuilding from the database",
+                    generation,
+                    self.path,
+                )
+                index = self._build_faiss()
+            self._faiss, self._faiss_generation = index, generation
+        return self._faiss
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        index = self.vector_index()
+        if index.ntotal == 0:
+            n = len(queries)
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, index.ntotal))
+
+    def units(self, ids: Iterable[int]) -> dict[int, SourceUnit]:
+        wanted = sorted({int(i) for i in ids if i >= 0})
+        out: dict[int, SourceUnit] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = self._conn.execute(
+                f"""SELECT u.id, u.doc_id, u.first, u.last, u.start, u."end", u.text,
+                           d.url, d.outlet, d.lang, d.title, d.published
+                    FROM units u JOIN documents d ON d.id = u.doc_id
+                    WHERE u.id IN ({",".join("?" * len(chunk))})""",
+                chunk,
+            ).fetchall()
+            for uid, doc_id, first, last, start, end, text, url, outlet, lang, title, published in rows:
+                doc = SourceDoc(url=url, outlet=outlet, lang=lang, title=title, published=published)
+                out[uid] = SourceUnit(uid, doc_id, doc, first, last, start, end, text)
+        return out
+
+    def unit_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        index = self.vector_index()
+        return (
+            np.stack([index.reconstruct(int(i)) for i in ids])
+            if len(ids)
+            else np.zeros((0, self.model.dim), np.float32)
+        )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,56 @@
+"""Configuration files: TOML whose tables mirror the commands (``[article]``, ``[index.add]``),
+applied through click's ``default_map`` so the command line always wins."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import platformdirs
+
+from ._errors import ConfigError
+
+KNOWN_KEYS: dict[str, set[str]] = {
+    "article": {"index", "format", "top_k", "threshold", "model", "max_bytes"},
+    "index.add": {"index", "model", "batch_docs"},
+    "index.stats": {"index", "format"},
+}
+
+
+def default_config_path() -> Path | None:
+    """``TRACER_CONFIG`` if set, else ``tracer.toml`` in the OS user config directory if it exists."""
+    env = os.environ.get("TRACER_CONFIG")
+    if env:
+        return Path(env)
+    path = Path(platformdirs.user_config_dir("tracer")) / "tracer.toml"
+    return path if path.is_file() else None
+
+
+def load_config(path: Path) -> dict[str, object]:
+    """A click ``default_map``; unknown tables or keys are errors that name the key and the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    default_map: dict[str, object] = {}
+    for section, values in data.items():
+        if section == "index" and isinstance(values, dict):
+            tables = {f"index.{k}": v for k, v in values.items()}
+        else:
+            tables = {section: values}
+        for name, table in tables.items():
+            if name not in KNOWN_KEYS or not isinstance(table, dict):
+                raise ConfigError(f"{path}: unknown table [{name}] (known: {', '.join(sorted(KNOWN_KEYS))})")
+            unknown = set(table) - KNOWN_KEYS[name]
+            if unknown:
+                raise ConfigError(
+                    f"{path}: unknown key {name}.{sorted(unknown)[0]} (known in [{name}]: {', '.join(sorted(KNOWN_KEYS[name]))})"
+                )
+            target = default_map
+            for part in name.split("."):
+                target = target.setdefault(part, {})  # type: ignore[assignment]
+            target.update(table)  # type: ignore[attr-defined]
+    return default_map

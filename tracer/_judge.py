@@ -1,0 +1,141 @@
+"""The verdict: is the best candidate the original of the sentence ("traced") or is there no
+source in the index ("no_source")?
+
+Two logistic stages, fitted on parallel data by ``trace calibrate`` and stored per model in
+``calibration.json``:
+
+1. sentence evidence: cosine and margin (how far the candidate stands out from the next
+   distinct candidates, as in bitext mining's neighbourhood-normalized scores);
+2. article evidence: sentences of an article usually come from a few source articles, so a
+   candidate whose document also explains the neighbouring sentences (``neighbour``) or many
+   sentences of the article (``article``) is more likely right. Both exclude the sentence
+   itself, and the fitted weights decide how much they count, so a sentence without its own
+   evidence is not forced onto a popular source.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from ._match import Candidate
+
+CALIBRATION_FILE = "calibration.json"
+GENERIC = "*"
+"""Fallback entry for models without their own calibration (cosine-free, so it travels)."""
+
+BASE_FEATURES = ("cosine", "margin")
+ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article")
+NEIGHBOURHOOD = 2
+"""Sentences on each side whose sources count as ``neighbour`` support."""
+SUPPORTED = 0.5
+"""Sentence-level confidence from which a sentence counts as support for its top document."""
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+@dataclass(frozen=True)
+class Logistic:
+    bias: float
+    weights: dict[str, float]
+
+    def __call__(self, features: dict[str, float]) -> float:
+        return _sigmoid(self.bias + sum(w * features[name] for name, w in self.weights.items()))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"bias": self.bias, "weights": dict(self.weights)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> Logistic:
+        return cls(bias=float(d["bias"]), weights={k: float(v) for k, v in dict(d["weights"]).items()})  # type: ignore[call-overload, arg-type]
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    features: dict[str, float]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    model: str
+    sentence: Logistic
+    article: Logistic
+    threshold: float
+    margin_k: int
+    calibrated: bool
+    operating_point: str
+
+    def with_threshold(self, threshold: float | None) -> DecisionRule:
+        if threshold is None:
+            return self
+        return DecisionRule(self.model, self.sentence, self.article, threshold, self.margin_k, self.calibrated,
+                            f"threshold {threshold} set by the user")  # fmt: skip
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "calibrated": self.calibrated,
+            "threshold": self.threshold,
+            "operating_point": self.operating_point,
+            "margin_k": self.margin_k,
+            "sentence": self.sentence.to_dict(),
+            "article": self.article.to_dict(),
+        }
+
+    def score_article(self, candidates: Sequence[Sequence[Candidate]]) -> list[list[Scored]]:
+        """Confidence for every candidate of every sentence, best first per sentence."""
+        base = [[self.sentence({"cosine": c.cosine, "margin": c.margin}) for c in cands] for cands in candidates]
+        doc_best: list[dict[int, float]] = []
+        tops: list[int | None] = []
+        for cands, ps in zip(candidates, base, strict=True):
+            best: dict[int, float] = {}
+            for c, p in zip(cands, ps, strict=True):
+                best[c.unit.doc_id] = max(best.get(c.unit.doc_id, 0.0), p)
+            doc_best.append(best)
+            top = max(range(len(ps)), key=ps.__getitem__, default=None)
+            tops.append(cands[top].unit.doc_id if top is not None and ps[top] >= SUPPORTED else None)
+        n = len(candidates)
+        result = []
+        for i, cands in enumerate(candidates):
+            scored = []
+            for c in cands:
+                doc = c.unit.doc_id
+                lo, hi = max(0, i - NEIGHBOURHOOD), min(n, i + NEIGHBOURHOOD + 1)
+                neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
+                article = sum(1 for j in range(n) if j != i and tops[j] == doc) / max(1, n - 1)
+                f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article}
+                scored.append(Scored(c, f, self.article(f)))
+            scored.sort(key=lambda s: -s.confidence)
+            result.append(scored)
+        return result
+
+
+def load_calibrations() -> dict[str, dict[str, object]]:
+    text = resources.files("tracer").joinpath(CALIBRATION_FILE).read_text(encoding="utf-8")
+    return json.loads(text)["rules"]
+
+
+def rule_from_entry(model: str, entry: dict[str, object], calibrated: bool) -> DecisionRule:
+    return DecisionRule(
+        model=model,
+        sentence=Logistic.from_dict(entry["sentence"]),  # type: ignore[arg-type]
+        article=Logistic.from_dict(entry["article"]),  # type: ignore[arg-type]
+        threshold=float(entry["threshold"]),  # type: ignore[arg-type]
+        margin_k=int(entry["margin_k"]),  # type: ignore[call-overload]
+        calibrated=calibrated,
+        operating_point=str(entry["operating_point"]),
+    )
+
+
+def rule_for(model: str, calibrations: dict[str, dict[str, object]] | None = None) -> DecisionRule:
+    table = calibrations if calibrations is not None else load_calibrations()
+    if model in table:
+        return rule_from_entry(model, table[model], calibrated=True)
+    return rule_from_entry(model, table[GENERIC], calibrated=False)
