@@ -351,11 +351,9 @@ def index_add(
     embedder = _load_embedder(name, prompts)
     from tqdm import tqdm
 
-    with ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
-        with tqdm(
-            total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr
-        ) as bar:
-            summary = ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
+    bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
+    with bar, ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+        summary = ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
     for empty in summary.empty:
         log.warning("%s: no sentences found in its text", empty)
     if not quiet:
