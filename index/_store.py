@@ -105,6 +105,10 @@ class IndexStore:
 
     # -- opening -------------------------------------------------------------------------
 
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / DB_NAME).is_file()
+
     @classmethod
     def open(cls, path: Path, *, writable: bool = False) -> IndexStore:
         db = path / DB_NAME
@@ -232,6 +236,7 @@ class IndexStore:
         """Read one consistent generation even while a writer commits a new one (WAL snapshot)."""
         self._conn.execute("BEGIN")
         try:
+            self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()  # pins the snapshot now
             yield self
         finally:
             self._conn.execute("COMMIT")

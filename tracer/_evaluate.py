@@ -228,7 +228,7 @@ def decide(outcomes: Sequence[Outcome], rule: DecisionRule) -> list[tuple[Outcom
 def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
     decided = decide(outcomes, rule)
     sourced = np.array([o.gold is not None for o, _ in decided], dtype=bool)
-    traced = np.array([bool(s) and s[0].confidence >= rule.threshold for _, s in decided], dtype=bool)
+    traced = np.array([bool(s) and rule.traced(s[0]) for _, s in decided], dtype=bool)
     correct = np.array([bool(s) and o.covers_gold(s[0].candidate) for o, s in decided], dtype=bool)
     rr = []
     for o, s in decided:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from ._match import Candidate
@@ -33,6 +33,10 @@ NEIGHBOURHOOD = 2
 """Sentences on each side whose sources count as ``neighbour`` support."""
 SUPPORTED = 0.5
 """Sentence-level confidence from which a sentence counts as support for its top document."""
+MIN_COSINE = 0.5
+"""No verdict of "traced" below this cosine, whatever the margin: margins are relative, and a
+candidate that merely stands out from unrelated ones is not a translation (e5 puts unrelated
+news at ~0.8 and translations at ~0.9; LaBSE-like models put translations above ~0.6)."""
 
 
 def _sigmoid(z: float) -> float:
@@ -71,27 +75,37 @@ class DecisionRule:
     margin_k: int
     calibrated: bool
     operating_point: str
+    min_cosine: float = MIN_COSINE
+
+    def traced(self, best: Scored) -> bool:
+        return best.confidence >= self.threshold
 
     def with_threshold(self, threshold: float | None) -> DecisionRule:
         if threshold is None:
             return self
-        return DecisionRule(self.model, self.sentence, self.article, threshold, self.margin_k, self.calibrated,
-                            f"threshold {threshold} set by the user")  # fmt: skip
+        return replace(self, threshold=threshold, operating_point=f"threshold {threshold} set by the user")
 
     def describe(self) -> dict[str, object]:
         return {
             "model": self.model,
             "calibrated": self.calibrated,
             "threshold": self.threshold,
+            "min_cosine": self.min_cosine,
             "operating_point": self.operating_point,
             "margin_k": self.margin_k,
             "sentence": self.sentence.to_dict(),
             "article": self.article.to_dict(),
         }
 
+    def _gate(self, candidate: Candidate, confidence: float) -> float:
+        return confidence if candidate.cosine >= self.min_cosine else 0.0
+
     def score_article(self, candidates: Sequence[Sequence[Candidate]]) -> list[list[Scored]]:
         """Confidence for every candidate of every sentence, best first per sentence."""
-        base = [[self.sentence({"cosine": c.cosine, "margin": c.margin}) for c in cands] for cands in candidates]
+        base = [
+            [self._gate(c, self.sentence({"cosine": c.cosine, "margin": c.margin})) for c in cands]
+            for cands in candidates
+        ]
         doc_best: list[dict[int, float]] = []
         tops: list[int | None] = []
         for cands, ps in zip(candidates, base, strict=True):
@@ -111,7 +125,7 @@ class DecisionRule:
                 neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
                 article = sum(1 for j in range(n) if j != i and tops[j] == doc) / max(1, n - 1)
                 f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article}
-                scored.append(Scored(c, f, self.article(f)))
+                scored.append(Scored(c, f, self._gate(c, self.article(f))))
             scored.sort(key=lambda s: -s.confidence)
             result.append(scored)
         return result

@@ -59,7 +59,7 @@ _BOILERPLATE = re.compile(
       | (?:также\s+читайте|читайте\s+также|читайте\s+тоже|смотрите\s+также|читайте\s+також|дивіться\s+також|також\s+читайте)\b.*
       | (?:editor|penulis|reporter|pewarta|penyunting|sumber|foto|photo|video|grafis|caption|copyright)\s*[:：].*
       | (?:advertisement|iklan|scroll\s+to\s+continue(?:\s+with\s+content)?|реклама)\s*
-      | (?:ikuti|follow)\b.*\b(?:google\s+news|whatsapp|telegram|instagram|twitter|facebook)\b.*
+      | (?:ikuti|follow|simak|gabung|dapatkan|klik|join)\b.*\b(?:google\s+news|whatsapp|telegram|instagram|twitter|facebook|youtube)\b.*
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )

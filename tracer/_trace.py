@@ -41,7 +41,7 @@ def to_match(scored: Scored) -> Match:
 
 
 def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, list[Match]]:
-    status = "traced" if scored and scored[0].confidence >= rule.threshold else "no_source"
+    status = "traced" if scored and rule.traced(scored[0]) else "no_source"
     return status, [to_match(s) for s in scored[:top_k]]
 
 

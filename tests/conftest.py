@@ -1,0 +1,70 @@
+"""Shared fixtures: a deterministic stand-in embedder for fast tests, the real default model for slow ones,
+and isolated user directories so no test touches the real index or config."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracer import ModelInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "tracer" / "example"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+NTREX = SHARED_DATA / "ntrex" / "ntrex-dev.tsv"
+
+
+class HashEmbedder:
+    """Bag-of-words vectors from hashed tokens: texts sharing words are close. No model, no randomness."""
+
+    def __init__(self, dim: int = 64, name: str = "hash-test") -> None:
+        self._info = ModelInfo(
+            name=name, source="test", dim=dim, query_prompt="", passage_prompt="", max_seq_length=128
+        )
+        self.calls: list[tuple[str, int]] = []
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def embed(self, texts: Sequence[str], *, role: str, show_progress: bool = False) -> np.ndarray:
+        self.calls.append((role, len(texts)))
+        out = np.zeros((len(texts), self._info.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in re.findall(r"\w+", text.lower()):
+                h = hashlib.sha256(token.encode()).digest()
+                out[row, h[0] % self._info.dim] += 1.0 if h[1] % 2 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, 0], norm = 1.0, 1.0
+            out[row] /= norm
+        return out
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index, data and config directories of every test live under tmp; the model cache is shared
+    (converting the default model once per machine is the point of the cache)."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.delenv("TRACER_INDEX", raising=False)
+    monkeypatch.delenv("TRACER_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The offline default model (prepared into the user cache on first use)."""
+    from tracer import load_embedder
+
+    return load_embedder()

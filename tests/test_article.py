@@ -1,0 +1,46 @@
+"""Every way an article file can be unusable gives one clear error naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracer import InputError
+from tracer._article import read_article
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"  \n\t\n", "the file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks like a binary file, not text; give a UTF-8 text file"),
+        (
+            b"Berita dari Moskwa hari ini. \xe9t\xe9",
+            "not UTF-8 (byte 0xe9 at offset 29); convert it first, e.g. iconv -f windows-1252 -t utf-8 {path}",
+        ),
+        (b"x" * 101, "larger than the 100-byte limit for one article; pass --max-bytes N to raise it"),
+    ],
+)
+def test_bad_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "artikel.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_article(str(path), max_bytes=100)
+    assert str(err.value) == f"{path}: " + message.format(path=path)
+
+
+def test_missing_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        read_article(str(tmp_path / "nope.txt"))
+    assert str(err.value) == f"{tmp_path / 'nope.txt'}: no such file"
+    with pytest.raises(InputError) as err:
+        read_article(str(tmp_path))
+    assert str(err.value) == f"{tmp_path}: is a directory, expected a text file"
+
+
+def test_bom_and_crlf_are_normalized(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes("\ufeffSatu.\r\nDua.\r".encode())
+    assert read_article(str(path)).text == "Satu.\nDua.\n"

@@ -1,0 +1,230 @@
+"""The command line with a stand-in embedder: exact output, exact errors, meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+import tracer
+from cli import main
+from tests.conftest import HashEmbedder
+
+SCHEMA = json.loads((Path(tracer.__file__).parent / "report.schema.json").read_text(encoding="utf-8"))
+
+SOURCES = [
+    {"url": "https://a.example/kursk", "outlet": "The Guardian", "lang": "en", "title": "Troops", "published": "2024-11-05",
+     "text": "North Korean troops arrived in Kursk region on Tuesday. The White House called them legitimate targets."},
+    {"url": "https://b.example/peskov", "outlet": "RIA Novosti", "lang": "ru", "title": "Песков", "published": None,
+     "text": "Песков назвал сообщения уткой. Кремль не комментирует детали."},
+]  # fmt: skip
+# The stand-in embedder matches shared words, so this "article" reuses English words on purpose.
+ARTICLE = "North Korean troops arrived in Kursk region on Tuesday.\nPemerintah Indonesia mengimbau warga tetap waspada."
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    fake = HashEmbedder()
+    monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)
+    return CliRunner()
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    path = tmp_path / "sources.jsonl"
+    path.write_text("\n".join(json.dumps(s) for s in SOURCES) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def built(runner: CliRunner, sources: Path, tmp_path: Path) -> Path:
+    index = tmp_path / "index"
+    result = runner.invoke(main, ["index", "add", "--index", str(index), str(sources)])
+    assert result.exit_code == 0, result.output
+    return index
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    path = tmp_path / "artikel.txt"
+    path.write_text(ARTICLE, encoding="utf-8")
+    return path
+
+
+def test_index_add_and_stats(runner: CliRunner, sources: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    result = runner.invoke(main, ["index", "add", "--index", str(index), str(sources)])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == f"tracer: 2 added, 0 replaced, 0 unchanged; 4 sentences (6 searchable units) in {index}\n"
+    again = runner.invoke(main, ["index", "add", "--index", str(index), str(sources)])
+    assert again.stderr == f"tracer: 0 added, 0 replaced, 2 unchanged; 0 sentences (0 searchable units) in {index}\n"
+    stats = runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"])
+    data = json.loads(stats.stdout)
+    assert (data["documents"], data["units"], data["model"]["name"]) == (2, 6, "hash-test")
+    assert data["outlets"] == [
+        {"outlet": "RIA Novosti", "lang": "ru", "documents": 1, "sentences": 2, "newest": None},
+        {"outlet": "The Guardian", "lang": "en", "documents": 1, "sentences": 2, "newest": "2024-11-05"},
+    ]
+    text = runner.invoke(main, ["index", "stats", "--index", str(index)]).stdout
+    assert "model     hash-test (test, dim 64)" in text
+    assert "The Guardian             en           1         2  2024-11-05" in text
+
+
+def test_trace_writes_schema_valid_json_on_stdout(runner: CliRunner, built: Path, article: Path) -> None:
+    result = runner.invoke(main, ["--index", str(built), str(article)])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["schema_version"] == "1"
+    first = report["sentences"][0]
+    assert first["text"] == "North Korean troops arrived in Kursk region on Tuesday."
+    assert first["matches"][0]["url"] == "https://a.example/kursk"
+    assert first["matches"][0]["source_sentences"] == [0]
+    assert [s["status"] for s in report["sentences"]][1] == "no_source"
+    assert "model 'hash-test' has no calibration; verdicts use a generic margin rule" in report["warnings"]
+
+
+def test_trace_text_view_and_output_file(runner: CliRunner, built: Path, article: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    result = runner.invoke(main, ["--index", str(built), str(article), "--format", "text", "-o", str(out)])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith(f"{article}: ")
+    assert "[1] NO SOURCE" in text
+
+
+def test_trace_reads_stdin(runner: CliRunner, built: Path) -> None:
+    result = runner.invoke(main, ["--index", str(built), "-", "--top-k", "1"], input=ARTICLE)
+    report = json.loads(result.stdout)
+    assert report["article"]["name"] == "<stdin>"
+    assert all(len(s["matches"]) == 1 for s in report["sentences"])
+
+
+def test_non_indonesian_text_warns(runner: CliRunner, built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "english.txt"
+    path.write_text(
+        "The minister said more than twenty officers were commanding units near the border.", encoding="utf-8"
+    )
+    result = runner.invoke(main, ["--index", str(built), str(path)])
+    assert result.exit_code == 0
+    assert f"tracer: {path}: the article looks like 'en', not Indonesian; matches may be poor" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "message"),
+    [
+        (lambda p: None, 2, "Error: {article}: no such file"),
+        (lambda p: p.write_bytes(b""), 2, "Error: {article}: the file is empty"),
+        (lambda p: p.write_bytes(b"\x00\x01\x02binary"), 2, "Error: {article}: looks like a binary file, not text; give a UTF-8 text file"),
+    ],
+)  # fmt: skip
+def test_bad_articles(runner: CliRunner, built: Path, tmp_path: Path, setup, code: int, message: str) -> None:
+    path = tmp_path / "bad.txt"
+    setup(path)
+    result = runner.invoke(main, ["--index", str(built), str(path)])
+    assert (result.exit_code, result.stdout) == (code, "")
+    assert result.stderr == message.format(article=path) + "\n"
+
+
+def test_huge_article_limit_can_be_raised(runner: CliRunner, built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("Pasukan tiba di Kursk. " * 50, encoding="utf-8")
+    small = runner.invoke(main, ["--index", str(built), str(path), "--max-bytes", "100"])
+    assert small.exit_code == 2
+    assert (
+        small.stderr
+        == f"Error: {path}: larger than the 100-byte limit for one article; pass --max-bytes N to raise it\n"
+    )
+    assert runner.invoke(main, ["--index", str(built), str(path), "--max-bytes", "5000"]).exit_code == 0
+
+
+def test_missing_index_is_exit_3(runner: CliRunner, article: Path, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["--index", str(tmp_path / "none"), str(article)])
+    assert result.exit_code == 3
+    assert (
+        result.stderr
+        == f"Error: no index at {tmp_path / 'none'}; build one with `trace index add --index DIR FILE...`\n"
+    )
+
+
+def test_another_model_is_refused(runner: CliRunner, built: Path, article: Path) -> None:
+    result = runner.invoke(main, ["--index", str(built), str(article), "--model", "LaBSE"])
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: index at {built} was built with model 'hash-test', not 'LaBSE'; "
+        "drop --model or use an index built with 'LaBSE'\n"
+    )
+
+
+def test_bad_jsonl_adds_nothing(runner: CliRunner, sources: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(SOURCES[0]) + "\n{oops\n", encoding="utf-8")
+    index = tmp_path / "index"
+    result = runner.invoke(main, ["index", "add", "--index", str(index), str(sources), str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {bad}: 1 bad line, nothing added from this file: "
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 2)\n"
+    )
+    assert not index.exists()
+
+
+def test_html_source_with_metadata_options(runner: CliRunner, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>Troops reach Kursk</title></head><body><article><h1>Troops reach Kursk</h1>"
+        "<p>More than 10,000 North Korean soldiers have arrived in Russia's Kursk region, Ukraine's intelligence said.</p>"
+        "<p>The troops were trained in the far east of Russia before being moved west by train.</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    result = runner.invoke(
+        main,
+        ["index", "add", "--index", str(index), str(page), "--url", "https://g.example/x", "--outlet", "The Guardian"],
+    )
+    assert result.exit_code == 0, result.stderr
+    stats = json.loads(runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"]).stdout)
+    assert stats["outlets"][0]["outlet"] == "The Guardian"
+    assert stats["outlets"][0]["lang"] == "en"
+
+
+def test_config_defaults_apply_and_bad_keys_are_named(
+    runner: CliRunner, built: Path, article: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "tracer.toml"
+    config.write_text(f'[article]\ntop_k = 1\nindex = "{built}"\n', encoding="utf-8")
+    report = json.loads(runner.invoke(main, ["--config", str(config), str(article)]).stdout)
+    assert all(len(s["matches"]) == 1 for s in report["sentences"])
+    config.write_text("[article]\ntopk = 1\n", encoding="utf-8")
+    result = runner.invoke(main, ["--config", str(config), str(article)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {config}: unknown key article.topk (known in [article]: format, index, max_bytes, model, threshold, top_k)\n"
+    )
+
+
+def test_shipped_config_is_valid() -> None:
+    from tracer._config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    assert load_config(root / "configs" / "tracer.toml")["article"] == {
+        "format": "json",
+        "top_k": 3,
+        "max_bytes": 1000000,
+    }
+
+
+def test_help_explains_both_forms(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(
+        "Usage: trace [--config FILE] [OPTIONS] ARTICLE\n       trace [--config FILE] COMMAND [ARGS]...\n"
+    )
+    article_help = runner.invoke(main, ["article", "--help"]).stdout
+    assert "--threshold FLOAT RANGE" in article_help

@@ -1,0 +1,93 @@
+"""JSONL validation: each bad line is named with its number, and a bad file yields nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index import parse_published, read_jsonl
+from tracer import InputError
+
+GOOD = {
+    "url": "https://a.example/1",
+    "outlet": "A",
+    "lang": "en",
+    "title": "T",
+    "published": "2024-11-05",
+    "text": "One. Two.",
+}
+
+
+def write(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_reads_valid_documents(tmp_path: Path) -> None:
+    second = {**GOOD, "url": "https://a.example/2", "published": None, "title": None}
+    docs = read_jsonl(write(tmp_path / "d.jsonl", json.dumps(GOOD), "", json.dumps(second)))
+    assert [(d.meta.url, d.meta.published, d.meta.title) for d in docs] == [
+        ("https://a.example/1", "2024-11-05", "T"),
+        ("https://a.example/2", None, ""),
+    ]
+
+
+def test_bad_lines_are_reported_with_numbers_and_nothing_is_returned(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.jsonl",
+        json.dumps(GOOD),
+        "{not json",
+        json.dumps({**GOOD, "url": "https://a.example/3", "lang": "de"}),
+        json.dumps({**GOOD, "url": "https://a.example/4", "published": "5 Nov 2024"}),
+        json.dumps({k: v for k, v in GOOD.items() if k != "text"}),
+    )
+    with pytest.raises(InputError) as err:
+        read_jsonl(path)
+    assert str(err.value) == (
+        f"{path}: 4 bad lines, nothing added from this file: "
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
+        "line 3: \"lang\" must be one of en, ru, uk, got 'de'; "
+        "line 4: \"published\" must be an ISO 8601 date or datetime like 2024-11-05 or 2024-11-05T09:30:00+03:00, got '5 Nov 2024'; "
+        "line 5: missing field text"
+    )
+
+
+def test_duplicate_url_in_one_file_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", json.dumps(GOOD), json.dumps(GOOD))
+    with pytest.raises(InputError, match=r"line 2: url https://a.example/1 already given on line 1"):
+        read_jsonl(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no documents (the file is empty)"),
+        (b"\xff\xfe{}", "not UTF-8 (byte 0xff at offset 0); JSONL must be UTF-8"),
+    ],
+)
+def test_unusable_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_jsonl(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_jsonl(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-11-05", "2024-11-05"),
+        ("2024-11-05T09:30:00Z", "2024-11-05T09:30:00+00:00"),
+        ("2024-11-05T09:30:00+03:00", "2024-11-05T09:30:00+03:00"),
+        (None, None),
+    ],
+)
+def test_published_is_normalized(value: str | None, expected: str | None) -> None:
+    assert parse_published(value) == expected

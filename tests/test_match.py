@@ -1,0 +1,117 @@
+"""Candidate grouping, margins, the two-stage decision and the sources summary, on hand-made units."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer import SourceDoc, SourceUnit
+from tracer._judge import DecisionRule, Logistic, rule_for
+from tracer._match import Candidate, distinct, with_margins
+from tracer._report import Match, SentenceResult, summarize_sources
+
+DOC_A = SourceDoc("https://a.example/1", "A", "en", "", "2024-11-05")
+DOC_B = SourceDoc("https://b.example/1", "B", "ru", "", None)
+
+
+def unit(uid: int, doc_id: int, first: int, last: int, text: str = "") -> SourceUnit:
+    doc = DOC_A if doc_id == 1 else DOC_B
+    return SourceUnit(uid, doc_id, doc, first, last, first * 10, last * 10 + 9, text or f"{doc_id}:{first}-{last}")
+
+
+def test_overlapping_units_fold_into_the_best() -> None:
+    hits = [(unit(1, 1, 2, 2), 0.90), (unit(2, 1, 1, 2), 0.85), (unit(3, 2, 0, 0), 0.84), (unit(4, 1, 2, 3), 0.80)]
+    assert [(u.id, s) for u, s in distinct(hits)] == [(1, 0.90), (3, 0.84)]
+
+
+def test_a_merged_sentence_is_reported_as_covering_both_originals() -> None:
+    # The window 2-3 and sentence 3 both come close to sentence 2: the article sentence merges them.
+    hits = [(unit(1, 1, 2, 2), 0.920), (unit(2, 1, 2, 3), 0.903), (unit(3, 1, 3, 3), 0.894), (unit(4, 2, 0, 0), 0.86)]
+    assert [(u.id, u.first, u.last, s) for u, s in distinct(hits)] == [(2, 2, 3, 0.920), (4, 0, 0, 0.86)]
+
+
+def test_a_weak_window_does_not_widen_the_match() -> None:
+    hits = [(unit(1, 1, 1, 1), 0.879), (unit(2, 1, 0, 1), 0.854), (unit(3, 1, 0, 0), 0.851)]
+    assert [u.id for u, _ in distinct(hits)] == [1, 3]
+
+
+def test_a_lower_sentence_never_swallows_a_better_one() -> None:
+    hits = [(unit(1, 1, 1, 1), 0.906), (unit(5, 2, 0, 0), 0.87), (unit(2, 1, 2, 2), 0.862), (unit(3, 1, 1, 2), 0.867)]
+    assert [u.id for u, _ in distinct(hits)] == [1, 5, 2]
+
+
+def test_margin_ignores_the_same_sentence_from_another_outlet() -> None:
+    same = "Peskov called the reports a hoax."
+    hits = [
+        (unit(1, 1, 0, 0, same), 0.90),
+        (unit(2, 2, 0, 0, same), 0.90),
+        (unit(3, 2, 5, 5), 0.80),
+        (unit(4, 1, 7, 7), 0.78),
+    ]
+    cands = with_margins(hits, k=2)
+    assert [round(c.margin, 3) for c in cands] == [0.11, 0.11, -0.1, -0.12]
+
+
+RULE = DecisionRule(
+    model="m",
+    sentence=Logistic(-30.0, {"cosine": 0.0, "margin": 1000.0}),
+    article=Logistic(-5.0, {"cosine": 0.0, "margin": 100.0, "neighbour": 4.0, "article": 0.0}),
+    threshold=0.5,
+    margin_k=4,
+    calibrated=True,
+    operating_point="test",
+)
+
+
+def cand(uid: int, doc_id: int, margin: float) -> Candidate:
+    return Candidate(unit(uid, doc_id, uid, uid), cosine=0.85, margin=margin)
+
+
+def test_neighbour_support_reranks_and_flips_a_borderline_sentence() -> None:
+    # Sentence 1 alone slightly prefers doc B; its neighbours are confidently doc A.
+    article = [[cand(1, 1, 0.05)], [cand(2, 2, 0.021), cand(3, 1, 0.02)], [cand(4, 1, 0.05)]]
+    scored = RULE.score_article(article)
+    assert [s.candidate.unit.doc_id for s in scored[1]] == [1, 2]
+    assert scored[1][0].features["neighbour"] == pytest.approx(1.0, abs=1e-6)
+    assert scored[1][0].confidence > RULE.threshold > scored[1][1].confidence
+
+
+def test_support_does_not_force_a_source_on_a_sentence_without_evidence() -> None:
+    article = [[cand(1, 1, 0.05)], [cand(2, 1, -0.02)], [cand(3, 1, 0.05)]]
+    assert RULE.score_article(article)[1][0].confidence < RULE.threshold
+
+
+def test_user_threshold_overrides_the_calibrated_one() -> None:
+    assert RULE.with_threshold(0.9).threshold == 0.9
+    assert RULE.with_threshold(None) is RULE
+
+
+def test_shipped_calibration_covers_the_default_model_and_a_generic_rule() -> None:
+    assert rule_for("multilingual-e5-small").calibrated
+    generic = rule_for("some/other-model")
+    assert not generic.calibrated
+    assert generic.sentence.weights["cosine"] == 0.0
+    assert 0.0 < generic.threshold < 1.0
+
+
+def match(url: str) -> Match:
+    return Match(0.9, 0.9, 0.05, "t", "en", url[8], url, "", None, [0], 0, 1)
+
+
+def test_sources_most_used_first() -> None:
+    sentences = [
+        SentenceResult(0, "s", 0, 1, "traced", [match("https://b.example")]),
+        SentenceResult(1, "s", 0, 1, "traced", [match("https://a.example")]),
+        SentenceResult(2, "s", 0, 1, "no_source", [match("https://c.example")]),
+        SentenceResult(3, "s", 0, 1, "traced", [match("https://a.example")]),
+    ]
+    assert [(s.url, s.sentences) for s in summarize_sources(sentences)] == [
+        ("https://a.example", [1, 3]),
+        ("https://b.example", [0]),
+    ]
+
+
+def test_no_verdict_below_the_cosine_floor_whatever_the_margin() -> None:
+    low = Candidate(unit(1, 1, 0, 0), cosine=RULE.min_cosine - 0.01, margin=0.5)
+    [[scored]] = RULE.score_article([[low]])
+    assert scored.confidence == 0.0
+    assert not RULE.traced(scored)

@@ -1,0 +1,168 @@
+"""The index on disk: round trips, replacement by URL, model checks, locking and crash safety."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import index as ix
+from index._store import IndexStore
+from tests.conftest import HashEmbedder
+from tracer import ReferenceIndexError, SourceDoc
+
+
+def doc(url: str, text: str, lang: str = "en", outlet: str = "Outlet") -> ix.Document:
+    return ix.Document(
+        meta=SourceDoc(url=url, outlet=outlet, lang=lang, title="Title", published="2024-11-05"), text=text
+    )
+
+
+def build(path: Path, embedder: HashEmbedder, docs: list[ix.Document]) -> ix.AddSummary:
+    with IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+        return ix.add_documents(store, docs, embedder)
+
+
+def consistent(path: Path) -> tuple[int, int]:
+    """SQLite units and faiss vectors of the current generation: same ids, same vectors."""
+    with IndexStore.open(path) as store:
+        index = store.vector_index()
+        ids, vecs = store._vectors()
+        faiss_ids = np.sort(ix._store.faiss.vector_to_array(ix._store.faiss.downcast_index(index).id_map))
+        assert np.array_equal(np.sort(ids), faiss_ids)
+        assert np.allclose(store.unit_vectors(ids.tolist()), vecs)
+        return int(store.describe()["documents"]), len(ids)
+
+
+def test_round_trip(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    summary = build(
+        tmp_path, hash_embedder, [doc("https://a.example/1", "Troops arrived in Kursk. Seoul confirmed it.")]
+    )
+    assert (summary.added, summary.sentences, summary.units) == (1, 2, 3)
+    with IndexStore.open(tmp_path) as store:
+        query = hash_embedder.embed(["troops arrived in kursk"], role="query")
+        _, ids = store.search(query, 3)
+        units = store.units(ids[0].tolist())
+        best = units[int(ids[0][0])]
+        assert (best.text, best.first, best.last, best.doc.url) == (
+            "Troops arrived in Kursk.",
+            0,
+            0,
+            "https://a.example/1",
+        )
+        window = next(u for u in units.values() if u.first != u.last)
+        assert (window.first, window.last, window.text) == (0, 1, "Troops arrived in Kursk. Seoul confirmed it.")
+        assert store.model == hash_embedder.info
+        assert store.manifest["segmenter"].startswith("blingfire")
+    assert consistent(tmp_path) == (1, 3)
+
+
+def test_readding_a_url_replaces_it(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "Old text here. Second one.")])
+    again = build(tmp_path, hash_embedder, [doc("https://a.example/1", "Old text here. Second one.")])
+    assert (again.added, again.replaced, again.unchanged) == (0, 0, 1)
+    changed = build(tmp_path, hash_embedder, [doc("https://a.example/1", "New text now.")])
+    assert (changed.added, changed.replaced) == (0, 1)
+    with IndexStore.open(tmp_path) as store:
+        texts = [r[0] for r in store._conn.execute("SELECT text FROM units")]
+    assert texts == ["New text now."]
+    assert consistent(tmp_path) == (1, 1)
+
+
+def test_another_model_is_refused(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "Some text.")])
+    other = HashEmbedder(dim=32, name="other-model")
+    with pytest.raises(ReferenceIndexError) as err:
+        IndexStore.create(tmp_path, ix.manifest_for(other))
+    assert str(err.value) == (
+        f"index at {tmp_path} holds vectors of model 'hash-test' (dim 64), not 'other-model' (dim 32); "
+        "use --model 'hash-test' or a new --index directory"
+    )
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(ReferenceIndexError) as err:
+        IndexStore.open(tmp_path / "nope")
+    assert str(err.value) == f"no index at {tmp_path / 'nope'}; build one with `trace index add --index DIR FILE...`"
+    with pytest.raises(ReferenceIndexError, match="is not a tracer index"):
+        IndexStore.open(tmp_path)
+
+
+def test_second_writer_is_refused(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "Some text.")])
+    with IndexStore.create(tmp_path, ix.manifest_for(hash_embedder)) as first, first.write_lock():
+        second = IndexStore.open(tmp_path, writable=True)
+        with (
+            pytest.raises(ReferenceIndexError, match=r"is being updated by another process \(pid \d+\)"),
+            second.write_lock(),
+        ):
+            pass
+        second.close()
+
+
+def test_crash_inside_a_batch_leaves_the_previous_index(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "First document text.")])
+
+    class Exploding(HashEmbedder):
+        def embed(self, texts, *, role, show_progress=False):  # type: ignore[override]
+            vectors = super().embed(texts, role=role)
+            vectors[-1] = np.nan  # becomes a vector of the wrong shape below
+            return vectors[:, :10]
+
+    with pytest.raises(ReferenceIndexError, match="does not fit index dimension 64"):
+        build(tmp_path, Exploding(), [doc("https://a.example/1", "Replacement."), doc("https://a.example/2", "New.")])
+    with IndexStore.open(tmp_path) as store:
+        assert store.generation == 1
+        assert [r[0] for r in store._conn.execute("SELECT text FROM units")] == ["First document text."]
+    assert consistent(tmp_path) == (1, 1)
+
+
+def test_crash_between_commit_and_vector_file_is_repaired(
+    tmp_path: Path, hash_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "First document text.")])
+
+    def killed(self: IndexStore, generation: int, removed: list[int]) -> None:
+        raise KeyboardInterrupt  # the process dies after the SQLite commit
+
+    monkeypatch.setattr(IndexStore, "_publish_vectors", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build(tmp_path, hash_embedder, [doc("https://a.example/2", "Second document text.")])
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-1.faiss"]
+    # Readers see generation 2 and rebuild its vectors from SQLite rather than trust generation 1.
+    assert consistent(tmp_path) == (2, 2)
+    build(tmp_path, hash_embedder, [doc("https://a.example/3", "Third document text.")])
+    assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-3.faiss"]
+    assert consistent(tmp_path) == (3, 3)
+
+
+def test_reader_snapshot_ignores_a_concurrent_commit(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "First document text.")])
+    with IndexStore.open(tmp_path) as reader, reader.snapshot():
+        build(tmp_path, hash_embedder, [doc("https://a.example/2", "Second document text.")])
+        assert reader.generation == 1
+        assert reader.describe()["documents"] == 1
+    with IndexStore.open(tmp_path) as reader:
+        assert reader.generation == 2
+
+
+def test_damaged_database_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "index.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ReferenceIndexError) as err:
+        IndexStore.open(tmp_path)
+    assert (
+        str(err.value) == f"index at {tmp_path} is damaged (file is not a database); rebuild it with `trace index add`"
+    )
+
+
+def test_no_pickle_on_disk(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "Some text.")])
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("index.sqlite-")) == [
+        "index.sqlite",
+        "vectors-1.faiss",
+        "write.lock",
+    ]
+    sqlite3.connect(tmp_path / "index.sqlite").execute("PRAGMA integrity_check").fetchone()
