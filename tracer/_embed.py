@@ -142,7 +142,8 @@ def load_embedder(
         target = name
         source = "local" if Path(name).expanduser().exists() else "hub"
         if source == "local":
-            target = str(Path(name).expanduser().resolve())
+            # Record the absolute path: the index must find its model again from any directory.
+            name = target = str(Path(name).expanduser().resolve())
     try:
         import torch
         import transformers

