@@ -187,24 +187,33 @@ def _load_embedder(name: str, prompts: tuple[str, str] | None = None) -> tracer.
     return tracer.load_embedder(name, progress=_ModelProgress(), prompts=prompts)
 
 
-def _build_example_index(path: Path) -> None:
+def _build_example_index(path: Path, reason: str, embedder: tracer.Embedder | None = None) -> tracer.Embedder:
+    """The bundled example as the default index; marked so it may be rebuilt when the model changes."""
     from importlib import resources
 
     import index as ix
 
-    _say(f"no index at {path} yet: building the example index from the bundled sources (first run only)")
+    _say(f"{reason}: building the example index from the bundled sources")
     source = Path(str(resources.files("tracer").joinpath("example", "sources.jsonl")))
-    _add(path, ix.read_jsonl(source), _load_embedder(tracer.DEFAULT_MODEL))
+    embedder = embedder or _load_embedder(tracer.DEFAULT_MODEL)
+    _add(path, ix.read_jsonl(source), embedder, example=True)
+    return embedder
 
 
-def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int = 64) -> Any:
+def _describe(info: tracer.ModelInfo) -> str:
+    adapter = f", adapter {info.adapter}" if info.adapter else ""
+    return f"model {info.name!r} (dim {info.dim}{adapter})"
+
+
+def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int = 64, example: bool = False) -> Any:
     """Index ``docs`` under the write lock, with a progress bar on a terminal."""
     from tqdm import tqdm
 
     import index as ix
 
+    manifest = {**ix.manifest_for(embedder), **({"example": True} if example else {})}
     bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
-    with bar, ix.IndexStore.create(path, ix.manifest_for(embedder)) as store, store.write_lock():
+    with bar, ix.IndexStore.create(path, manifest) as store, store.write_lock():
         return ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
 
 
@@ -277,21 +286,29 @@ def article_command(
         warnings.append(f"the article looks like {guess.lang!r}, not Indonesian; matches may be poor")
         log.warning("%s: %s", doc.name, warnings[-1])
     path, implicit = _resolve_index(index_dir)
+    embedder: tracer.Embedder | None = None
     if implicit and not path.exists():
-        _build_example_index(path)
-    with ix.IndexStore.open(path) as store, store.snapshot():
-        recorded = store.model
-        if model is not None and model != recorded.name:
-            raise tracer.ReferenceIndexError(
-                f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
-                f"drop --model or use an index built with {model!r}"
-            )
+        embedder = _build_example_index(path, f"no index at {path} yet (first run)")
+    with ix.IndexStore.open(path) as probe:
+        recorded, is_example = probe.model, bool(probe.manifest.get("example"))
+    if model is not None and model != recorded.name:
+        raise tracer.ReferenceIndexError(
+            f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
+            f"drop --model or use an index built with {model!r}"
+        )
+    if embedder is None or not embedder.info.compatible_with(recorded):
         embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
-        if not embedder.info.compatible_with(recorded):
+    if not embedder.info.compatible_with(recorded):
+        if not (implicit and is_example):
             raise tracer.ReferenceIndexError(
-                f"model {recorded.name!r} now gives {embedder.info.dim}-dimensional vectors but the index at {path} "
-                f"holds {recorded.dim}-dimensional ones; rebuild the index"
+                f"index at {path} was built with {_describe(recorded)}, but {recorded.name!r} now loads as "
+                f"{_describe(embedder.info)}; rebuild it with `trace index add` (into a new --index directory)"
             )
+        import shutil
+
+        shutil.rmtree(path)
+        _build_example_index(path, f"the example index at {path} was built with another model", embedder)
+    with ix.IndexStore.open(path) as store, store.snapshot():
         rule = rule_for(recorded.name).with_threshold(threshold)
         if not rule.calibrated:
             warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")
@@ -406,7 +423,8 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
         return
     model = stats["model"]
     click.echo(f"index     {stats['path']}")
-    click.echo(f"model     {model['name']} ({model['source']}, dim {model['dim']})")  # type: ignore[index]
+    adapter = f", adapter {model['adapter']}" if model.get("adapter") else ""  # type: ignore[attr-defined]
+    click.echo(f"model     {model['name']} ({model['source']}, dim {model['dim']}{adapter})")  # type: ignore[index]
     click.echo(f"segmenter {stats['segmenter']}, windows of up to {stats['window']} sentences")
     click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
                f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk")  # type: ignore[call-overload]  # fmt: skip
@@ -460,27 +478,37 @@ def protocol_options(func: F) -> F:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the calibration JSON here (tracer/calibration.json ships the default's).",
+    help="Calibration file to update [default: calibration.json in the user config directory, which overrides "
+    "the shipped rules; the shipped ones are in tracer/calibration.json].",
 )
+@click.option("--generic", is_flag=True, help="Also refit the generic rule used for uncalibrated models.")
 @common_options
 @errors_to_exit
 def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: str, max_wrong_source: float,
-                      output: Path | None, verbose: int, quiet: bool) -> None:  # fmt: skip
+                      output: Path | None, generic: bool, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Fit the traced/no_source decision for a model on parallel data (NTREX format), using
     only the calibration half of its documents; `trace eval` reports on the other half."""
     _setup_logging(verbose, quiet)
     from tracer._evaluate import Protocol, calibrate
-    from tracer._judge import GENERIC
+    from tracer._judge import GENERIC, user_calibration_path
 
+    target = output or user_calibration_path()
+    try:
+        payload = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {"rules": {}}
+        rules = payload["rules"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise tracer.InputError(f"{target} is not a tracer calibration file ({exc}); choose another --output") from exc
     outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
     calib = [o for o in outcomes if o.query.split == "calib"]
     note = f" ({data.name}, calibration half, seed {seed}, {absent:.0%} of documents absent)"
     k = Protocol().margin_k
-    _, entry = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
-    _, generic = calibrate(calib, model=GENERIC, margin_k=k, max_wrong_source=max_wrong_source, use_cosine=False,
-                           description=note + f", cosine-free fit on {name}")  # fmt: skip
-    payload = {"rules": {name: entry, GENERIC: generic}}
-    _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", output)
+    _, rules[name] = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
+    if generic:
+        _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, max_wrong_source=max_wrong_source,
+                                      use_cosine=False, description=note + f", cosine-free fit on {name}")  # fmt: skip
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", target)
+    _say(f"calibration of {name!r} written to {target}")
 
 
 @main.command("eval")
@@ -508,6 +536,91 @@ def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, s
     rule = rule_for(name).with_threshold(threshold)
     result = {"model": name, "split": split, "decision": rule.describe(), **score_by_lang(chosen, rule)}
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+# -- trace model ... -------------------------------------------------------------------------
+
+
+@main.group("model")
+def model_group() -> None:
+    """Prepare and adapt the embedding model."""
+
+
+@model_group.command("tune")
+@click.option(
+    "--tatoeba",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of LASER Tatoeba files (tatoeba.ind-eng.ind, ...).",
+)
+@click.option(
+    "--pairs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="TSV of translation<TAB>original pairs (repeatable), e.g. from your own outlets.",
+)
+@click.option("--base", default="multilingual-e5-small-base", show_default=True, help="Model to adapt.")
+@click.option("--epochs", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--rank", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the adapter to (must not exist).",
+)
+@common_options
+@errors_to_exit
+def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs: int, rank: int, seed: int,
+               output: Path, verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Train a LoRA adapter on translation pairs; use it with `trace index add --model DIR`.
+
+    tracer's default adapter was made with:
+    trace model tune --tatoeba ../shared/data/tatoeba -o tracer/adapters/tracer-tatoeba-1
+    """
+    _setup_logging(verbose, quiet)
+    import shutil
+
+    from tqdm import tqdm
+
+    from tracer._embed import load_sentence_transformer, resolve, symmetric_prompts
+    from tracer._tune import TuneSettings, read_pairs, read_tatoeba, train_adapter
+
+    data = read_tatoeba(tatoeba) if tatoeba else []
+    for path in pairs:
+        data += read_pairs(path)
+    if not data:
+        raise tracer.InputError("no training pairs: give --tatoeba DIR and/or --pairs FILE")
+    if output.exists():
+        raise tracer.InputError(f"{output} already exists; choose a new --output directory")
+    spec = resolve(base, _ModelProgress())
+    if spec.adapter is not None:
+        raise tracer.InputError(f"--base {base!r} already carries an adapter; adapt multilingual-e5-small-base instead")
+    model = load_sentence_transformer(spec.target)
+    prompt = symmetric_prompts(spec.family, dict(getattr(model, "prompts", {}) or {}))[0]
+    settings = TuneSettings(rank=rank, alpha=2 * rank, epochs=epochs, seed=seed)
+    _say(f"training a rank-{rank} LoRA adapter on {len(data)} pairs for {epochs} epoch(s)")
+    tmp = output.with_name(output.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    steps = epochs * (len(data) // settings.batch_size)
+    with tqdm(total=steps, desc="training", disable=not _progress_enabled(), file=sys.stderr) as bar:
+
+        def advance(step: int, total: int, loss: float) -> None:
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.update(1)
+
+        train_adapter(model, data, prompt, tmp, settings, advance, base_name=spec.name)
+    sources = ([f"--tatoeba {tatoeba}"] if tatoeba else []) + [f"--pairs {p}" for p in pairs]
+    (tmp / "README.md").write_text(
+        f"# LoRA adapter for {spec.name}\n\n"
+        f"Made by `trace model tune {' '.join(sources)} --base {base} --epochs {epochs} --rank {rank} --seed {seed}` "
+        f"(tracer {tracer.__version__}) from {len(data)} translation pairs.\n\n"
+        f"Settings: {settings}. Prompt on both sides: {prompt!r}.\n",
+        encoding="utf-8",
+    )
+    tmp.rename(output)
+    _say(f"adapter written to {output}; index with it: trace index add --model {output} ...")
 
 
 if __name__ == "__main__":

@@ -228,3 +228,40 @@ def test_help_explains_both_forms(runner: CliRunner) -> None:
     )
     article_help = runner.invoke(main, ["article", "--help"]).stdout
     assert "--threshold FLOAT RANGE" in article_help
+
+
+def old_index(path: Path, example: bool) -> None:
+    import index as ix
+
+    old = HashEmbedder(name="old-model")
+    manifest = {**ix.manifest_for(old), **({"example": True} if example else {})}
+    with ix.IndexStore.create(path, manifest) as store, store.write_lock():
+        ix.add_documents(
+            store, [ix.Document(tracer.SourceDoc("https://o.example", "O", "en", "", None), "Old text.")], old
+        )
+
+
+def test_example_index_of_an_older_model_is_rebuilt(runner: CliRunner, article: Path) -> None:
+    from tracer._paths import default_index_dir
+
+    path = default_index_dir()
+    old_index(path, example=True)
+    result = runner.invoke(main, [str(article)])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"tracer: the example index at {path} was built with another model: building the example index" in result.stderr
+    )
+    report = json.loads(result.stdout)
+    assert (report["model"]["name"], report["index"]["documents"]) == ("hash-test", 8)
+
+
+def test_user_index_of_an_older_model_is_never_touched(runner: CliRunner, article: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mine"
+    old_index(path, example=False)
+    result = runner.invoke(main, ["--index", str(path), str(article)])
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: index at {path} was built with model 'old-model' (dim 64), but 'old-model' now loads as "
+        "model 'hash-test' (dim 64); rebuild it with `trace index add` (into a new --index directory)\n"
+    )
+    assert (path / "index.sqlite").exists()

