@@ -51,7 +51,7 @@ def test_local_model_builds_and_traces_with_a_generic_rule(tiny_model: Path, tmp
     assert add.exit_code == 0, add.stderr
     stats = json.loads(runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"]).stdout)
     assert stats["model"] == {"name": str(tiny_model), "source": "local", "dim": 32, "query_prompt": "",
-                              "passage_prompt": "", "max_seq_length": 128}  # fmt: skip
+                              "passage_prompt": "", "max_seq_length": 128, "adapter": None}  # fmt: skip
     result = runner.invoke(main, ["--index", str(index), str(EXAMPLE / "artikel.txt")])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)

@@ -8,9 +8,11 @@ does not change."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,14 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+@contextlib.contextmanager
+def _quiet_peft() -> Iterator[None]:
+    """peft 0.21 calls a transformers method that transformers 5 deprecates: nothing for users to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
 def train_adapter(
     model: object,
     pairs: Sequence[tuple[str, str]],
@@ -79,7 +89,8 @@ def train_adapter(
     transformer.max_seq_length = settings.max_seq_length
     config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=TARGET_MODULES)  # fmt: skip
-    peft_model = get_peft_model(transformer.auto_model, config)
+    with _quiet_peft():
+        peft_model = get_peft_model(transformer.auto_model, config)
     transformer.auto_model = peft_model
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate)
@@ -90,29 +101,30 @@ def train_adapter(
     )
     model.train()  # type: ignore[attr-defined]
     step = 0
-    for _ in range(settings.epochs):
-        rng.shuffle(order)
-        for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
-            batch = [pairs[i] for i in order[start : start + settings.batch_size]]
-            a = _encode(model, [x for x, _ in batch], prompt)
-            b = _encode(model, [y for _, y in batch], prompt)
-            scores = a @ b.T * settings.scale
-            labels = torch.arange(len(batch))
-            loss = (
-                torch.nn.functional.cross_entropy(scores, labels) + torch.nn.functional.cross_entropy(scores.T, labels)
-            ) / 2
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            if progress:
-                progress(step, steps, loss.item())
+    with _quiet_peft():
+        for _ in range(settings.epochs):
+            rng.shuffle(order)
+            for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
+                batch = [pairs[i] for i in order[start : start + settings.batch_size]]
+                a = _encode(model, [x for x, _ in batch], prompt)
+                b = _encode(model, [y for _, y in batch], prompt)
+                scores = a @ b.T * settings.scale
+                labels = torch.arange(len(batch))
+                cross = torch.nn.functional.cross_entropy
+                loss = (cross(scores, labels) + cross(scores.T, labels)) / 2
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                step += 1
+                if progress:
+                    progress(step, steps, loss.item())
     model.eval()  # type: ignore[attr-defined]
     for param in params:  # fp16 halves the file (~2.7 MB); peft casts it back when merging
         param.data = param.data.to(torch.float16)
     peft_model.peft_config["default"].base_model_name_or_path = base_name  # not this machine's cache path
-    peft_model.save_pretrained(str(out))
+    # save_embedding_layers=False: "auto" would look the base name up on the hub to compare vocabularies.
+    peft_model.save_pretrained(str(out), save_embedding_layers=False)
 
 
 def _encode(model: object, texts: list[str], prompt: str):  # type: ignore[no-untyped-def]
@@ -126,12 +138,8 @@ def _encode(model: object, texts: list[str], prompt: str):  # type: ignore[no-un
 
 def merge_adapter(model: object, adapter: Path) -> None:
     """Merge a saved adapter into the model's transformer weights in place."""
-    import warnings
-
     from peft import PeftModel
 
     transformer = model[0]  # type: ignore[index]
-    with warnings.catch_warnings():
-        # peft 0.21 calls a transformers method that transformers 5 deprecates; nothing to act on.
-        warnings.simplefilter("ignore", FutureWarning)
+    with _quiet_peft():
         transformer.auto_model = PeftModel.from_pretrained(transformer.auto_model, str(adapter)).merge_and_unload()
