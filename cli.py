@@ -490,7 +490,7 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
     only the calibration half of its documents; `trace eval` reports on the other half."""
     _setup_logging(verbose, quiet)
     from tracer._evaluate import Protocol, calibrate
-    from tracer._judge import GENERIC, user_calibration_path
+    from tracer._judge import ARTICLE_FEATURES, GENERIC, user_calibration_path
 
     target = output or user_calibration_path()
     try:
@@ -504,8 +504,9 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
     k = Protocol().margin_k
     _, rules[name] = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
     if generic:
+        cosine_free = [f for f in ARTICLE_FEATURES if f != "cosine"]
         _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, max_wrong_source=max_wrong_source,
-                                      use_cosine=False, description=note + f", cosine-free fit on {name}")  # fmt: skip
+                                      features=cosine_free, description=note + f", cosine-free fit on {name}")  # fmt: skip
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", target)
     _say(f"calibration of {name!r} written to {target}")

@@ -307,29 +307,28 @@ def calibrate(
     model: str,
     margin_k: int,
     max_wrong_source: float,
-    use_cosine: bool = True,
+    features: Sequence[str] = ARTICLE_FEATURES,
     description: str = "",
 ) -> tuple[DecisionRule, dict[str, object]]:
-    """Fit both logistic stages and the threshold on ``outcomes``; returns the rule and its JSON entry."""
-    names = [f for f in BASE_FEATURES if use_cosine or f != "cosine"]
+    """Fit both logistic stages and the threshold on ``outcomes``; returns the rule and its JSON entry.
+
+    ``features`` selects the evidence (e.g. cosine only, to compare with a plain cosine threshold);
+    the sentence stage uses its sentence-level part, the article stage all of it.
+    """
+    names = [f for f in BASE_FEATURES if f in features]
     tops = [o for o in outcomes if o.candidates]
     sentence = _logistic(
         [[getattr(o.candidates[0], f) for f in names] for o in tops],
         [o.covers_gold(o.candidates[0]) for o in tops],
         names,
     )
-    if not use_cosine:
-        sentence = Logistic(sentence.bias, {"cosine": 0.0, **sentence.weights})
-    article_names = [f for f in ARTICLE_FEATURES if use_cosine or f != "cosine"]
     x, y = [], []
     first_stage = DecisionRule(model, sentence, Logistic(0.0, {}), 0.5, margin_k, True, "")
     for o, scored in decide(outcomes, first_stage):
         for s in scored:
-            x.append([s.features[f] for f in article_names])
+            x.append([s.features[f] for f in features])
             y.append(o.covers_gold(s.candidate))
-    article = _logistic(x, y, article_names)
-    if not use_cosine:
-        article = Logistic(article.bias, {"cosine": 0.0, **article.weights})
+    article = _logistic(x, y, features)
     draft = DecisionRule(model, sentence, article, 0.5, margin_k, True, "")
     threshold = threshold_for(outcomes, draft, max_wrong_source)
     point = f"at most {max_wrong_source:.0%} wrong-source on unsourced calibration sentences{description}"
