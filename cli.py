@@ -20,6 +20,7 @@ import click
 
 import tracer
 from tracer import TracerError
+from tracer._article import DEFAULT_MAX_BYTES
 
 log = logging.getLogger("tracer")
 
@@ -92,13 +93,16 @@ def _write_output(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
         return
     output = output.expanduser()
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent or Path("."))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, output)
     except OSError as exc:
-        raise TracerError(f"cannot write {output}: {exc.strerror}") from exc
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise TracerError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 class DefaultGroup(click.Group):
@@ -106,8 +110,8 @@ class DefaultGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         i = 0
-        while i < len(args) and args[i] == "--config":
-            i += 2
+        while i < len(args) and (args[i] == "--config" or args[i].startswith("--config=")):
+            i += 2 if args[i] == "--config" else 1
         if i < len(args) and args[i] not in self.commands and args[i] not in ("--help", "-h", "--version"):
             args = [*args[:i], DEFAULT_COMMAND, *args[i:]]
         return super().parse_args(ctx, args)
@@ -214,6 +218,8 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
     manifest = {**ix.manifest_for(embedder), **({"example": True} if example else {})}
     bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
     with bar, ix.IndexStore.create(path, manifest) as store, store.write_lock():
+        if store.manifest.get("example") and not example:
+            store.update_manifest(example=False)  # now holds the user's documents: never rebuild it
         return ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
 
 
@@ -248,7 +254,7 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
 @click.option(
     "--max-bytes",
     type=click.IntRange(1),
-    default=1_000_000,
+    default=DEFAULT_MAX_BYTES,
     show_default=True,
     help="Refuse articles larger than this.",
 )

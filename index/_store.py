@@ -262,6 +262,12 @@ class IndexStore:
         finally:
             os.close(fd)
 
+    def update_manifest(self, **changes: object) -> None:
+        if not self._writable:
+            raise ReferenceIndexError(f"index at {self.path} was opened read-only")
+        self.manifest = {**self.manifest, **changes}
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'manifest'", (json.dumps(self.manifest),))
+
     def content_hashes(self, urls: Iterable[str]) -> dict[str, str]:
         urls = list(urls)
         out: dict[str, str] = {}

@@ -121,6 +121,7 @@ def test_non_indonesian_text_warns(runner: CliRunner, built: Path, tmp_path: Pat
         (lambda p: None, 2, "Error: {article}: no such file"),
         (lambda p: p.write_bytes(b""), 2, "Error: {article}: the file is empty"),
         (lambda p: p.write_bytes(b"\x00\x01\x02binary"), 2, "Error: {article}: looks like a binary file, not text; give a UTF-8 text file"),
+        (lambda p: p.write_text("Baca juga: Gempa di Aceh\nEditor: Sandro\n"), 2, "Error: {article}: no sentences found (only datelines, boilerplate or symbols)"),
     ],
 )  # fmt: skip
 def test_bad_articles(runner: CliRunner, built: Path, tmp_path: Path, setup, code: int, message: str) -> None:
@@ -265,3 +266,33 @@ def test_user_index_of_an_older_model_is_never_touched(runner: CliRunner, articl
         "model 'hash-test' (dim 64); rebuild it with `trace index add` (into a new --index directory)\n"
     )
     assert (path / "index.sqlite").exists()
+
+
+def test_adding_to_the_example_index_protects_it_from_rebuilds(runner: CliRunner, article: Path, sources: Path) -> None:
+    import index as ix
+    from tracer._paths import default_index_dir
+
+    path = default_index_dir()
+    assert runner.invoke(main, [str(article)]).exit_code == 0  # builds the example index
+    with ix.IndexStore.open(path) as store:
+        assert store.manifest["example"] is True
+    assert runner.invoke(main, ["index", "add", str(sources)]).exit_code == 0
+    with ix.IndexStore.open(path) as store:
+        assert store.manifest["example"] is False
+        assert store.describe()["documents"] == 10
+
+
+def test_config_given_with_equals_sign(runner: CliRunner, built: Path, article: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tracer.toml"
+    config.write_text(f'[article]\ntop_k = 1\nindex = "{built}"\n', encoding="utf-8")
+    result = runner.invoke(main, [f"--config={config}", str(article)])
+    assert result.exit_code == 0, result.stderr
+    assert all(len(s["matches"]) == 1 for s in json.loads(result.stdout)["sentences"])
+
+
+def test_unwritable_output_is_one_error_line(runner: CliRunner, built: Path, article: Path, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["--index", str(built), str(article), "-o", str(tmp_path / "no" / "such" / "r.json")])
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        f"\nError: cannot write {tmp_path / 'no' / 'such' / 'r.json'}: No such file or directory\n"
+    )
