@@ -283,9 +283,10 @@ def article_command(
     from tracer._judge import rule_for
     from tracer._langid import LanguageDetector, is_indonesian
     from tracer._report import render_text
-    from tracer._trace import TraceOptions, trace_text
+    from tracer._trace import TraceOptions, article_sentences, trace_text
 
     doc = read_article(article, max_bytes)
+    sentences = article_sentences(doc.text, doc.name)
     warnings = []
     guess = LanguageDetector().detect(doc.text)
     if not is_indonesian(guess):
@@ -329,6 +330,7 @@ def article_command(
             options=TraceOptions(top_k=top_k),
             warnings=warnings,
             tracer_version=tracer.__version__,
+            sentences=sentences,
         )
     _write_output(report.to_json() if fmt == "json" else render_text(report), output)
 

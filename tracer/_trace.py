@@ -9,7 +9,7 @@ from ._errors import InputError
 from ._judge import DecisionRule, Scored
 from ._match import ReferenceIndex, find_candidates
 from ._report import Match, Report, SentenceResult, summarize_sources
-from ._segment import segment
+from ._segment import Sentence, segment
 
 SEARCH_K = 24
 """faiss neighbours fetched per sentence: enough distinct candidates for the margin after folding windows."""
@@ -45,6 +45,14 @@ def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, 
     return status, [to_match(s) for s in scored[:top_k]]
 
 
+def article_sentences(text: str, name: str) -> list[Sentence]:
+    """The article's sentences; checked before any model or index is loaded, so bad input fails fast."""
+    sentences = segment(text, "id")
+    if not sentences:
+        raise InputError(f"{name}: no sentences found (only datelines, boilerplate or symbols)")
+    return sentences
+
+
 def trace_text(
     text: str,
     *,
@@ -56,10 +64,10 @@ def trace_text(
     options: TraceOptions = TraceOptions(),
     warnings: list[str] | None = None,
     tracer_version: str = "",
+    sentences: list[Sentence] | None = None,
 ) -> Report:
-    sentences = segment(text, "id")
-    if not sentences:
-        raise InputError(f"{name}: no sentences found (only datelines, boilerplate or symbols)")
+    """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
+    sentences = sentences if sentences is not None else article_sentences(text, name)
     vectors = embedder.embed([s.text for s in sentences], role="query")
     per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k)
     results = []
