@@ -468,7 +468,7 @@ def protocol_options(func: F) -> F:
     func = click.option("--absent", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
                         help="Share of documents left out of the index.")(func)  # fmt: skip
     func = click.option("--model", default=tracer.DEFAULT_MODEL, show_default=True, help="Embedding model.")(func)
-    func = click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+    func = click.argument("data", type=click.Path(exists=True, path_type=Path))(func)
     return func
 
 
@@ -534,11 +534,21 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
 @errors_to_exit
 def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, split: str,
                  threshold: float | None, verbose: int, quiet: bool) -> None:  # fmt: skip
-    """Measure tracing on parallel data (NTREX format): top-1, MRR@10, wrong-source and
-    abstention rates overall and per source language, as JSON on stdout."""
+    """Measure tracing on parallel data, as JSON on stdout.
+
+    DATA is an NTREX-format TSV (top-1, MRR@10, wrong-source and abstention rates overall and
+    per source language, through the same code path as `trace`), or a directory of LASER
+    Tatoeba files (standard top-1 accuracy of nearest-neighbour search in both directions).
+    """
     _setup_logging(verbose, quiet)
-    from tracer._evaluate import score_by_lang
+    from tracer._evaluate import score_by_lang, tatoeba_accuracy
     from tracer._judge import rule_for
+
+    if data.is_dir():
+        embedder = _load_embedder(model)
+        result = {"model": embedder.info.name, "adapter": embedder.info.adapter, **tatoeba_accuracy(embedder, data)}
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
 
     outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
     chosen = [o for o in outcomes if split == "all" or o.query.split == split]

@@ -104,3 +104,19 @@ def test_unknown_model_gives_a_clear_error(tmp_path: Path) -> None:
         load_embedder(str(tmp_path / "no-such-model"))
     assert str(err.value).startswith(f"cannot load model '{tmp_path / 'no-such-model'}': ")
     assert "use a local path or the default model" in str(err.value)
+
+
+@pytest.mark.slow
+def test_tatoeba_accuracy_matches_published_figures() -> None:
+    """The converted 4-bit model performs as multilingual-e5-small is published to (MTEB Tatoeba)."""
+    from tests.conftest import SHARED_DATA
+    from tracer import load_embedder
+    from tracer._evaluate import tatoeba_accuracy
+
+    directory = SHARED_DATA / "tatoeba"
+    if not directory.is_dir():
+        pytest.skip(f"Tatoeba data not found at {directory}")
+    result = tatoeba_accuracy(load_embedder("multilingual-e5-small-base"), directory)
+    published = {"ind-eng": 0.904, "rus-eng": 0.921, "ukr-eng": 0.862}
+    for pair, accuracy in published.items():
+        assert abs(result[pair]["to_eng"] - accuracy) <= 0.015, (pair, result[pair])
