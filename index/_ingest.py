@@ -113,4 +113,5 @@ def add_documents(
             summary.replaced += result.replaced
         if progress:
             progress(len(batch))
+    store.publish()
     return summary

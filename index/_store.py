@@ -2,10 +2,12 @@
 truth); a faiss file holds the same vectors for fast search, keyed by sentence id.
 
 Crash safety comes from SQLite transactions: a batch of documents is committed in one
-transaction that also bumps ``generation``. The faiss file is named after the generation
-it mirrors (``vectors-<gen>.faiss``) and is written to a temporary name and renamed, so
-a reader that finds no file for the current generation (a writer was killed between the
-commit and the rename) rebuilds the vectors from SQLite instead of trusting a stale file.
+transaction that also bumps ``generation``. The faiss file is a cache named after the
+generation it mirrors (``vectors-<gen>.faiss``), written to a temporary name and renamed.
+Whoever opens the index loads the newest file and catches it up with SQLite (removes ids
+SQLite no longer has, adds the ones it lacks), so a file that lags behind, because a writer
+was killed or has not published yet, is never trusted as it is and never rebuilt from scratch.
+Writers publish a file at the end of a run and at most every ``PUBLISH_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,8 @@ FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
 LOCK_NAME = "write.lock"
 FAISS_FACTORY = "IDMap2,Flat"
+PUBLISH_EVERY = 60.0
+"""Seconds between vector-file publications during a long write: bounds readers' catch-up work."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +52,7 @@ CREATE TABLE IF NOT EXISTS documents (
     added_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS units (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the vector file is synced by id
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     first INTEGER NOT NULL,
     last INTEGER NOT NULL,
@@ -102,6 +107,7 @@ class IndexStore:
         self._writable = writable
         self._faiss: faiss.Index | None = None
         self._faiss_generation = -1
+        self._published_at = time.monotonic()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -284,13 +290,11 @@ class IndexStore:
         dim = self.model.dim
         conn = self._conn
         added = replaced = n_units = 0
-        removed_ids: list[int] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for nd in docs:
                 old = conn.execute("SELECT id FROM documents WHERE url = ?", (nd.doc.url,)).fetchone()
                 if old:
-                    removed_ids += [r[0] for r in conn.execute("SELECT id FROM units WHERE doc_id = ?", (old[0],))]
                     conn.execute("DELETE FROM documents WHERE id = ?", (old[0],))
                     replaced += 1
                 else:
@@ -317,32 +321,29 @@ class IndexStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._publish_vectors(generation, removed_ids)
+        if self._faiss is not None:
+            self._catch_up(self._faiss)
+            self._faiss_generation = generation
+        if time.monotonic() - self._published_at >= PUBLISH_EVERY:
+            self.publish()
         return BatchResult(added=added, replaced=replaced, units=n_units)
 
-    def _publish_vectors(self, generation: int, removed_ids: list[int]) -> None:
-        index = self._faiss if self._faiss_generation == generation - 1 else self._load_faiss(generation - 1)
-        if index is None:
-            index = self._build_faiss()
-        else:
-            if removed_ids:
-                index.remove_ids(np.asarray(removed_ids, dtype=np.int64))
-            known = faiss.vector_to_array(faiss.downcast_index(index).id_map) if index.ntotal else np.zeros(0, np.int64)
-            max_known = int(known.max()) if known.size else 0
-            ids, vecs = self._vectors("WHERE id > ?", (max_known,))
-            if len(ids):
-                index.add_with_ids(vecs, ids)
+    def publish(self) -> None:
+        """Write the vector file for the current generation (atomically) and drop older ones."""
+        generation = self.generation
+        index = self.vector_index()
         target = self.path / f"vectors-{generation}.faiss"
-        tmp = target.with_suffix(f".faiss.tmp-{os.getpid()}")
-        faiss.write_index(index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(self.path)
-        for old in self.path.glob("vectors-*.faiss"):
+        if not target.exists():
+            tmp = target.with_suffix(f".faiss.tmp-{os.getpid()}")
+            faiss.write_index(index, str(tmp))
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+            _fsync_dir(self.path)
+        for old in self.path.glob("vectors-*.faiss*"):
             if old != target:
                 old.unlink(missing_ok=True)
-        self._faiss, self._faiss_generation = index, generation
+        self._published_at = time.monotonic()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -353,33 +354,50 @@ class IndexStore:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vecs
 
-    def _build_faiss(self) -> faiss.Index:
-        index = faiss.index_factory(self.model.dim, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT)
-        ids, vecs = self._vectors()
-        if len(ids):
-            index.add_with_ids(vecs, ids)
-        return index
+    def _new_faiss(self) -> faiss.Index:
+        return faiss.index_factory(self.model.dim, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT)
 
-    def _load_faiss(self, generation: int) -> faiss.Index | None:
-        path = self.path / f"vectors-{generation}.faiss"
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError:
-            return None
-        return index if index.d == self.model.dim else None
+    def _newest_file(self) -> faiss.Index | None:
+        """The newest readable vector file no newer than the current generation, if any."""
+        current = self.generation
+        files = []
+        for path in self.path.glob("vectors-*.faiss"):
+            try:
+                generation = int(path.stem.split("-", 1)[1])
+            except ValueError:
+                continue
+            if generation <= current:
+                files.append((generation, path))
+        for _, path in sorted(files, reverse=True):
+            try:
+                index = faiss.read_index(str(path))
+            except RuntimeError:  # removed by a writer meanwhile, or damaged
+                continue
+            if index.d == self.model.dim:
+                return index
+        return None
+
+    def _catch_up(self, index: faiss.Index) -> None:
+        """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones missing."""
+        have = faiss.vector_to_array(faiss.downcast_index(index).id_map) if index.ntotal else np.zeros(0, np.int64)
+        want = np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM units")), dtype=np.int64)
+        stale = np.setdiff1d(have, want, assume_unique=True)
+        if stale.size:
+            index.remove_ids(stale)
+        missing = np.setdiff1d(want, have, assume_unique=True)
+        for i in range(0, missing.size, 10_000):
+            chunk = missing[i : i + 10_000].tolist()
+            ids, vecs = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            index.add_with_ids(vecs, ids)
 
     def vector_index(self) -> faiss.Index:
-        """The faiss index for the current generation, rebuilt from SQLite if its file is missing."""
+        """The faiss index for the current generation: the newest file caught up with SQLite."""
         generation = self.generation
         if self._faiss is None or self._faiss_generation != generation:
-            index = self._load_faiss(generation)
+            index = self._newest_file() if self._faiss is None else self._faiss
             if index is None:
-                log.warning(
-                    "vector file for generation %d missing or unreadable in %s; rebuilding from the database",
-                    generation,
-                    self.path,
-                )
-                index = self._build_faiss()
+                index = self._new_faiss()
+            self._catch_up(index)
             self._faiss, self._faiss_generation = index, generation
         return self._faiss
 

@@ -124,15 +124,15 @@ def test_crash_between_commit_and_vector_file_is_repaired(
 ) -> None:
     build(tmp_path, hash_embedder, [doc("https://a.example/1", "First document text.")])
 
-    def killed(self: IndexStore, generation: int, removed: list[int]) -> None:
-        raise KeyboardInterrupt  # the process dies after the SQLite commit
+    def killed(self: IndexStore) -> None:
+        raise KeyboardInterrupt  # the process dies after the SQLite commit, before publishing
 
-    monkeypatch.setattr(IndexStore, "_publish_vectors", killed)
+    monkeypatch.setattr(IndexStore, "publish", killed)
     with pytest.raises(KeyboardInterrupt):
         build(tmp_path, hash_embedder, [doc("https://a.example/2", "Second document text.")])
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-1.faiss"]
-    # Readers see generation 2 and rebuild its vectors from SQLite rather than trust generation 1.
+    # Readers see generation 2: they load generation 1's file and catch it up from SQLite.
     assert consistent(tmp_path) == (2, 2)
     build(tmp_path, hash_embedder, [doc("https://a.example/3", "Third document text.")])
     assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-3.faiss"]
@@ -166,3 +166,34 @@ def test_no_pickle_on_disk(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
         "write.lock",
     ]
     sqlite3.connect(tmp_path / "index.sqlite").execute("PRAGMA integrity_check").fetchone()
+
+
+def test_a_lagging_vector_file_is_caught_up_not_trusted(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    build(tmp_path, hash_embedder, [doc("https://a.example/1", "First text."), doc("https://a.example/2", "Second.")])
+    stale = (tmp_path / "vectors-1.faiss").read_bytes()
+    build(
+        tmp_path,
+        hash_embedder,
+        [doc("https://a.example/1", "Replaced text here."), doc("https://a.example/3", "Third.")],
+    )
+    # Put generation 1's file back as if generation 2 had never been published.
+    (tmp_path / "vectors-2.faiss").unlink()
+    (tmp_path / "vectors-1.faiss").write_bytes(stale)
+    assert consistent(tmp_path) == (3, 3)
+    with IndexStore.open(tmp_path) as store:
+        _, ids = store.search(hash_embedder.embed(["first text"], role="query"), 3)
+        texts = {u.text for u in store.units(ids[0].tolist()).values()}
+    assert "First text." not in texts and "Replaced text here." in texts
+
+
+def test_vector_file_is_published_once_per_run(tmp_path: Path, hash_embedder: HashEmbedder, monkeypatch) -> None:
+    writes = []
+    real = ix._store.faiss.write_index
+    monkeypatch.setattr(ix._store.faiss, "write_index", lambda index, path: (writes.append(path), real(index, path)))
+    docs = [doc(f"https://a.example/{i}", f"Text number {i}.") for i in range(10)]
+    with IndexStore.create(tmp_path, ix.manifest_for(hash_embedder)) as store, store.write_lock():
+        ix.add_documents(store, docs, hash_embedder, batch_docs=2)
+        assert store.generation == 5
+    assert len(writes) == 1
+    assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-5.faiss"]
+    assert consistent(tmp_path) == (10, 10)
