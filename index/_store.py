@@ -225,7 +225,10 @@ class IndexStore:
                FROM documents d LEFT JOIN units u ON u.doc_id = d.id
                GROUP BY d.outlet, d.lang ORDER BY d.outlet, d.lang"""
         ).fetchall()
-        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        size = 0
+        for p in self.path.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a writer may swap a vector file meanwhile
+                size += p.stat().st_size if p.is_file() else 0
         return {
             **self.describe(),
             "model": self.model.to_dict(),

@@ -23,6 +23,7 @@ from ._errors import InputError
 from ._judge import ARTICLE_FEATURES, BASE_FEATURES, DecisionRule, Logistic, Scored
 from ._match import Candidate, ReferenceIndex, find_candidates
 from ._segment import segment
+from ._trace import SEARCH_K
 from ._types import SourceDoc
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
@@ -350,7 +351,7 @@ class Protocol:
     langs: tuple[str, ...] = ("en", "ru", "uk")
     absent: float = 0.2
     seed: int = 1
-    search_k: int = 24
+    search_k: int = SEARCH_K
     margin_k: int = 4
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -118,14 +119,15 @@ class DecisionRule:
             top = max(range(len(ps)), key=ps.__getitem__, default=None)
             tops.append(cands[top].unit.doc_id if top is not None and ps[top] >= SUPPORTED else None)
         n = len(candidates)
+        supporters = Counter(tops)
         result = []
         for i, cands in enumerate(candidates):
             scored = []
+            lo, hi = max(0, i - NEIGHBOURHOOD), min(n, i + NEIGHBOURHOOD + 1)
             for c in cands:
                 doc = c.unit.doc_id
-                lo, hi = max(0, i - NEIGHBOURHOOD), min(n, i + NEIGHBOURHOOD + 1)
                 neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
-                article = sum(1 for j in range(n) if j != i and tops[j] == doc) / max(1, n - 1)
+                article = (supporters[doc] - (tops[i] == doc)) / max(1, n - 1)  # other sentences only
                 f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article}
                 scored.append(Scored(c, f, self._gate(c, self.article(f))))
             scored.sort(key=lambda s: -s.confidence)

@@ -78,10 +78,10 @@ def with_margins(hits: Sequence[tuple[SourceUnit, float]], k: int) -> list[Candi
     The neighbourhood of candidate j is the ``k`` best other distinct candidates whose text is
     not the same as j's (the same wire sentence carried by two outlets must not cancel itself).
     """
+    texts = [_norm_text(u.text) for u, _ in hits]
     out = []
     for j, (unit, cos) in enumerate(hits):
-        text = _norm_text(unit.text)
-        others = [c for i, (u, c) in enumerate(hits) if i != j and _norm_text(u.text) != text][:k]
+        others = [c for i, (_, c) in enumerate(hits) if i != j and texts[i] != texts[j]][:k]
         baseline = float(np.mean(others)) if others else 0.0
         out.append(Candidate(unit=unit, cosine=float(cos), margin=float(cos) - baseline))
     return out
