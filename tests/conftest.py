@@ -4,6 +4,7 @@ and isolated user directories so no test touches the real index or config."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,10 @@ import numpy as np
 import pytest
 
 from tracer import ModelInfo
+
+# Tests talk to nothing but loopback: model hubs are never asked, even by code paths that would.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "tracer" / "example"
