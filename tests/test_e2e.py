@@ -82,10 +82,11 @@ def test_sourced_sentences_find_their_originals(first_run) -> None:
         best = sentences[i]["matches"][0]
         assert best["outlet"] in outlets, (i, best)
         assert set(best["source_sentences"]) <= set(positions) and best["source_sentences"], (i, best)
-    # The right original always comes first, but four sentences that the newsroom reworded or
-    # wrapped in a credit ("seperti dilansir ...", "Media Inggris The Guardian melaporkan ...")
+    # The right original always comes first, but three sentences that the newsroom reworded
     # stay below the threshold calibrated for at most 2% wrong sources: tracer abstains.
-    assert [i for i in SOURCED if sentences[i]["status"] != "traced"] == [1, 8, 9, 12]
+    assert [i for i in SOURCED if sentences[i]["status"] != "traced"] == [1, 8, 12]
+    # Sentence 9's credit ("Media Inggris The Guardian melaporkan") is left out of the match.
+    assert sentences[9]["status"] == "traced"
     assert sentences[6]["matches"][0]["source_sentences"] == [2, 3]
 
 
@@ -98,8 +99,8 @@ def test_sources_summary(first_run) -> None:
     sources = json.loads(first_run.stdout)["sources"]
     assert [(s["outlet"], s["sentences"]) for s in sources] == [
         ("Yonhap", [4, 5, 6]),
+        ("The Guardian", [9, 10, 11]),
         ("RIA Novosti", [2, 3]),
-        ("The Guardian", [10, 11]),
         ("Strana.ua", [7]),
     ]
 
@@ -108,7 +109,7 @@ def test_text_view_and_stats_reuse_the_index(first_run, env) -> None:
     text = run("tracer/example/artikel.txt", "--format", "text", env=env)
     assert text.returncode == 0
     assert "building the example index" not in text.stderr
-    assert text.stdout.startswith("tracer/example/artikel.txt: 8 of 16 sentences traced (model multilingual-e5-small")
+    assert text.stdout.startswith("tracer/example/artikel.txt: 9 of 16 sentences traced (model multilingual-e5-small")
     assert "[6] TRACED" in text.stdout and "[14] NO SOURCE" in text.stdout
     stats = run("index", "stats", env=env)
     assert "RIA Novosti              ru           2         8" in stats.stdout

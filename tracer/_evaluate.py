@@ -23,7 +23,7 @@ from ._errors import InputError
 from ._judge import ARTICLE_FEATURES, BASE_FEATURES, DecisionRule, Logistic, Scored
 from ._match import Candidate, ReferenceIndex, find_candidates
 from ._segment import segment
-from ._trace import SEARCH_K
+from ._trace import SEARCH_K, query_texts
 from ._types import SourceDoc
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
@@ -199,7 +199,7 @@ def run_queries(
 ) -> list[Outcome]:
     spans = {s.doc.url: s.spans for s in sources}
     queries = [q for _, qs in articles for q in qs]
-    vectors = embedder.embed([q.text for q in queries], role="query")
+    vectors = embedder.embed(query_texts([q.text for q in queries]), role="query")
     per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k)
     outcomes = []
     for q, cands in zip(queries, per_query, strict=True):

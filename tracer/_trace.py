@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._credits import without_credit
 from ._embed import Embedder
 from ._errors import InputError
 from ._judge import DecisionRule, Scored
@@ -45,6 +46,12 @@ def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, 
     return status, [to_match(s) for s in scored[:top_k]]
 
 
+def query_texts(sentences: list[str]) -> list[str]:
+    """What is embedded for each article sentence: the sentence without the newsroom's credit
+    ("..., seperti dilansir Reuters."), which the original never contains."""
+    return [without_credit(s) for s in sentences]
+
+
 def article_sentences(text: str, name: str) -> list[Sentence]:
     """The article's sentences; checked before any model or index is loaded, so bad input fails fast."""
     sentences = segment(text, "id")
@@ -68,7 +75,7 @@ def trace_text(
 ) -> Report:
     """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
     sentences = sentences if sentences is not None else article_sentences(text, name)
-    vectors = embedder.embed([s.text for s in sentences], role="query")
+    vectors = embedder.embed(query_texts([s.text for s in sentences]), role="query")
     per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k)
     results = []
     for i, (sentence, scored) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):

@@ -1,0 +1,64 @@
+"""Newsroom credits are recognised and left out of the matched text; claims are never cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer._credits import find_credit, without_credit
+
+CASES = [
+    (
+        "Kremlin menyebut laporan itu sebagai berita palsu, seperti dilansir Russia Elium.",
+        "Russia Elium",
+        "Kremlin menyebut laporan itu sebagai berita palsu.",
+    ),
+    (
+        "Harga minyak naik tajam pada Senin, seperti dilaporkan KOMPAS.com.",
+        "KOMPAS.com",
+        "Harga minyak naik tajam pada Senin.",
+    ),
+    (
+        '"Kami yakin," ujar Kim dalam rapat di parlemen, dikutip dari Yonhap.',
+        "Yonhap",
+        '"Kami yakin," ujar Kim dalam rapat di parlemen.',
+    ),
+    (
+        "Pasukan itu tiba pada Rabu, sebagaimana diberitakan kantor berita Reuters.",
+        "Reuters",
+        "Pasukan itu tiba pada Rabu.",
+    ),
+    (
+        "Media Inggris The Guardian melaporkan lebih dari 10.000 tentara telah tiba di Kursk.",
+        "The Guardian",
+        "Lebih dari 10.000 tentara telah tiba di Kursk.",
+    ),
+    (
+        "Kantor berita Rusia TASS memberitakan bahwa Putin akan berkunjung ke Pyongyang.",
+        "TASS",
+        "Putin akan berkunjung ke Pyongyang.",
+    ),
+]
+
+UNTOUCHED = [
+    "Polisi melaporkan dua orang tewas dalam kecelakaan itu.",
+    "Laporan itu dikutip dari dokumen rahasia pemerintah.",
+    "Menurut Peskov, Rusia dan Korea Utara mengembangkan kerja sama di semua bidang.",
+    "Presiden Ukraina Volodymyr Zelensky dalam unggahan di Telegram menyebut dunia harus bereaksi.",
+]
+
+
+@pytest.mark.parametrize(("sentence", "stated", "rest"), CASES)
+def test_credit_is_found_and_left_out(sentence: str, stated: str, rest: str) -> None:
+    credit = find_credit(sentence)
+    assert credit is not None and credit.stated == stated
+    assert without_credit(sentence) == rest
+
+
+@pytest.mark.parametrize("sentence", UNTOUCHED)
+def test_sentences_without_a_newsroom_credit_are_untouched(sentence: str) -> None:
+    assert find_credit(sentence) is None
+    assert without_credit(sentence) == sentence
+
+
+def test_a_sentence_that_is_only_a_credit_is_kept_whole() -> None:
+    assert without_credit("Demikian dilansir Reuters.") == "Demikian dilansir Reuters."
