@@ -606,10 +606,10 @@ def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs:
 
     from tqdm import tqdm
 
-    from tracer._embed import load_sentence_transformer, resolve, symmetric_prompts
-    from tracer._tune import TuneSettings, read_pairs, read_tatoeba, train_adapter
+    from tracer._embed import load_sentence_transformer, prompts_for, resolve
+    from tracer._tune import TuneSettings, read_pairs, tatoeba_pairs, train_adapter
 
-    data = read_tatoeba(tatoeba) if tatoeba else []
+    data = tatoeba_pairs(tatoeba) if tatoeba else []
     for path in pairs:
         data += read_pairs(path)
     if not data:
@@ -620,7 +620,7 @@ def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs:
     if spec.adapter is not None:
         raise tracer.InputError(f"--base {base!r} already carries an adapter; adapt multilingual-e5-small-base instead")
     model = load_sentence_transformer(spec.target)
-    prompt = symmetric_prompts(spec.family, dict(getattr(model, "prompts", {}) or {}))[0]
+    prompt = prompts_for(spec, model)[0]
     settings = TuneSettings(rank=rank, alpha=2 * rank, epochs=epochs, seed=seed)
     _say(f"training a rank-{rank} LoRA adapter on {len(data)} pairs for {epochs} epoch(s)")
     tmp = output.with_name(output.name + ".partial")

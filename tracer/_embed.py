@@ -182,6 +182,11 @@ def resolve(name: str, progress: Callable[[str], None] | None = None) -> ModelSp
     return ModelSpec(name, name, "hub", family=name)
 
 
+def prompts_for(spec: ModelSpec, model: object) -> tuple[str, str]:
+    """The (query, passage) prompts of ``spec``'s family, or of the model's own config."""
+    return symmetric_prompts(spec.family, dict(getattr(model, "prompts", {}) or {}))
+
+
 def load_sentence_transformer(target: str) -> object:
     import torch
     import transformers
@@ -220,6 +225,6 @@ def load_embedder(
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot merge adapter {spec.adapter}: {exc}") from exc
         adapter = adapter_identity(spec.adapter, spec.adapter_name)
-    st_prompts = dict(getattr(model, "prompts", {}) or {})
-    chosen = prompts or symmetric_prompts(spec.family, st_prompts)
-    return SentenceTransformerEmbedder(spec.name, model, spec.source, chosen, batch_size, adapter)
+    return SentenceTransformerEmbedder(
+        spec.name, model, spec.source, prompts or prompts_for(spec, model), batch_size, adapter
+    )

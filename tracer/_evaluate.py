@@ -378,10 +378,9 @@ def run_protocol(
 TATOEBA_PAIRS = {"ind": "id", "rus": "ru", "ukr": "uk"}
 
 
-def tatoeba_accuracy(embedder: Embedder, directory: Path) -> dict[str, object]:
-    """Top-1 accuracy of nearest-neighbour search between the aligned sides of LASER's
-    Tatoeba test sets, both directions (as published for MTEB/LASER), per language pair."""
-    result: dict[str, object] = {}
+def read_tatoeba(directory: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Aligned (non-English, English) sides of LASER's ``tatoeba.XXX-eng.{XXX,eng}`` files, per pair."""
+    sets = {}
     for code in TATOEBA_PAIRS:
         a, b = directory / f"tatoeba.{code}-eng.{code}", directory / f"tatoeba.{code}-eng.eng"
         if not (a.is_file() and b.is_file()):
@@ -390,12 +389,21 @@ def tatoeba_accuracy(embedder: Embedder, directory: Path) -> dict[str, object]:
         ys = b.read_text(encoding="utf-8").splitlines()
         if len(xs) != len(ys):
             raise InputError(f"{a} and {b} have {len(xs)} and {len(ys)} lines; they must be aligned")
+        sets[f"{code}-eng"] = (xs, ys)
+    if not sets:
+        raise InputError(f"{directory}: no tatoeba.XXX-eng.XXX / tatoeba.XXX-eng.eng file pairs for ind, rus or ukr")
+    return sets
+
+
+def tatoeba_accuracy(embedder: Embedder, directory: Path) -> dict[str, object]:
+    """Top-1 accuracy of nearest-neighbour search between the aligned sides of LASER's
+    Tatoeba test sets, both directions (as published for MTEB/LASER), per language pair."""
+    result: dict[str, object] = {}
+    for pair, (xs, ys) in read_tatoeba(directory).items():
         sims = embedder.embed(xs, role="query") @ embedder.embed(ys, role="query").T
         gold = np.arange(len(xs))
         to_eng = float((sims.argmax(axis=1) == gold).mean())
         from_eng = float((sims.argmax(axis=0) == gold).mean())
-        result[f"{code}-eng"] = {"n": len(xs), "to_eng": round(to_eng, 4), "from_eng": round(from_eng, 4),
-                                 "mean": round((to_eng + from_eng) / 2, 4)}  # fmt: skip
-    if not result:
-        raise InputError(f"{directory}: no tatoeba.XXX-eng.XXX / tatoeba.XXX-eng.eng file pairs for ind, rus or ukr")
+        result[pair] = {"n": len(xs), "to_eng": round(to_eng, 4), "from_eng": round(from_eng, 4),
+                        "mean": round((to_eng + from_eng) / 2, 4)}  # fmt: skip
     return result

@@ -34,17 +34,16 @@ class TuneSettings:
     seed: int = 0
 
 
-def read_tatoeba(directory: Path) -> list[tuple[str, str]]:
-    """(non-English, English) pairs from LASER's Tatoeba files ``tatoeba.XXX-eng.{XXX,eng}``."""
-    pairs = []
-    for lang in ("ind", "rus", "ukr"):
-        a = directory / f"tatoeba.{lang}-eng.{lang}"
-        b = directory / f"tatoeba.{lang}-eng.eng"
-        if a.exists() and b.exists():
-            left = a.read_text(encoding="utf-8").splitlines()
-            right = b.read_text(encoding="utf-8").splitlines()
-            pairs += [(x.strip(), y.strip()) for x, y in zip(left, right, strict=True) if x.strip() and y.strip()]
-    return pairs
+def tatoeba_pairs(directory: Path) -> list[tuple[str, str]]:
+    """(non-English, English) training pairs from LASER's Tatoeba files, empty lines skipped."""
+    from ._evaluate import read_tatoeba
+
+    return [
+        (x.strip(), y.strip())
+        for xs, ys in read_tatoeba(directory).values()
+        for x, y in zip(xs, ys, strict=True)
+        if x.strip() and y.strip()
+    ]
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
