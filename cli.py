@@ -416,6 +416,127 @@ def index_add(
         )
 
 
+def crawl_options(func: F) -> F:
+    options = [
+        click.option(
+            "--config",
+            "sources_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Sources file (TOML) [default: the shipped configs/sources.toml].",
+        ),
+        click.option("--source", "source_names", multiple=True, metavar="NAME",
+                     help="Crawl only this source (repeatable) [default: all]."),
+        click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+                     help="Skip articles published before this date (YYYY-MM-DD, UTC)."),
+        click.option("--max-articles", type=click.IntRange(1), default=None,
+                     help="Articles visited per source [default: each source's max_articles]."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                     help="text: a summary on stderr; json: the summary on stdout."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file: Path | None,
+           source_names: tuple[str, ...], since: Any, max_articles: int | None, fmt: str, quiet: bool) -> None:  # fmt: skip
+    """Shared by build and refresh: open (or create) the index, crawl under the write lock, report."""
+    import shutil
+    from datetime import UTC
+
+    from tqdm import tqdm
+
+    import index as ix
+
+    config = ix.load_sources(sources_file)
+    sources = config.select(source_names)
+    path, implicit = _resolve_index(index_dir)
+    if ix.IndexStore.exists(path):
+        with ix.IndexStore.open(path) as existing:
+            recorded, is_example = existing.model, bool(existing.manifest.get("example"))
+        if implicit and is_example:
+            _say(f"replacing the example index at {path} with one built from the outlets")
+            shutil.rmtree(path)
+            embedder = _load_embedder(model or recorded.name)
+        else:
+            if model is not None and model != recorded.name:
+                raise tracer.ReferenceIndexError(
+                    f"index at {path} holds vectors of model {recorded.name!r}, not {model!r}; "
+                    "drop --model or use a new --index directory"
+                )
+            embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
+    elif command == "refresh":
+        raise tracer.ReferenceIndexError(f"no index at {path}; create it with `trace index build`")
+    else:
+        embedder = _load_embedder(model or tracer.DEFAULT_MODEL)
+    options = ix.CrawlOptions(since=since.replace(tzinfo=UTC) if since else None, max_articles=max_articles)
+    bar = tqdm(total=0, unit="page", desc=command, disable=not _progress_enabled(), file=sys.stderr)
+
+    def on_total(n: int) -> None:
+        bar.total = n
+        bar.refresh()
+
+    store = ix.IndexStore.create(path, ix.manifest_for(embedder))
+    with bar, store, store.write_lock(), ix.Fetcher(config.policy) as fetcher:
+        crawler = ix.Crawler(store, fetcher, embedder, options, on_total=on_total, on_advance=bar.update)
+        summary = crawler.run(sources, command=command).to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not quiet:
+        _say(_summary_line(summary) + f"; {summary['published']} documents published to {path}")
+        for name, counts in summary["sources"].items():  # type: ignore[attr-defined]
+            _say(f"  {name}: {_summary_line(counts)}")
+
+
+def _summary_line(c: dict[str, Any]) -> str:
+    def reasons(d: dict[str, int]) -> str:
+        return f" ({', '.join(f'{k} {v}' for k, v in d.items())})" if d else ""
+
+    return (
+        f"{c['discovered']} discovered, {c['fetched']} fetched, {c['new']} new, {c['changed']} changed, "
+        f"{c['unchanged']} unchanged, {c['duplicates']} duplicates, "
+        f"{sum(c['skipped'].values())} skipped by rule{reasons(c['skipped'])}, "
+        f"{sum(c['failed'].values())} failed{reasons(c['failed'])}"
+    )
+
+
+@index_group.command("build")
+@index_option
+@click.option(
+    "--model",
+    default=None,
+    help=f"Embedding model for a new index [default: the index's own, else {tracer.DEFAULT_MODEL}].",
+)
+@crawl_options
+@common_options
+@errors_to_exit
+def index_build(index_dir: Path | None, model: str | None, sources_file: Path | None, source_names: tuple[str, ...],
+                since: Any, max_articles: int | None, fmt: str, verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Crawl the configured outlets into the index (created if needed): discover articles in
+    their feeds and sitemaps (newest first, back to --since), fetch, extract, embed, store.
+
+    Readers keep seeing the previous index until the run ends; a killed run is resumed by the
+    next one. Exit code 0 even when some articles failed: they are listed in the summary and
+    retried next time."""
+    _setup_logging(verbose, quiet)
+    _crawl("build", index_dir, model, sources_file, source_names, since, max_articles, fmt, quiet)
+
+
+@index_group.command("refresh")
+@index_option
+@crawl_options
+@common_options
+@errors_to_exit
+def index_refresh(index_dir: Path | None, sources_file: Path | None, source_names: tuple[str, ...], since: Any,
+                  max_articles: int | None, fmt: str, verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Bring an index built by `trace index build` up to date: only new or changed articles are
+    downloaded and embedded (conditional requests; pages a sitemap reports unchanged are not
+    asked for at all), failed ones are retried. Meant for cron or a systemd timer."""
+    _setup_logging(verbose, quiet)
+    _crawl("refresh", index_dir, None, sources_file, source_names, since, max_articles, fmt, quiet)
+
+
 @index_group.command("stats")
 @index_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -63,7 +63,57 @@ CREATE TABLE IF NOT EXISTS units (
 );
 CREATE INDEX IF NOT EXISTS units_doc ON units(doc_id);
 CREATE INDEX IF NOT EXISTS documents_outlet ON documents(outlet, lang);
+-- Crawl state: what each fetched URL gave, for conditional requests, retries and dedupe.
+CREATE TABLE IF NOT EXISTS pages (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    outlet TEXT NOT NULL,
+    status TEXT NOT NULL,          -- stored | duplicate | failed | empty
+    doc_url TEXT,                  -- the document holding this page's text (its canonical URL)
+    duplicate_of TEXT,             -- an earlier page with the same text (another URL or outlet)
+    reason TEXT,                   -- failure reason key
+    failures INTEGER NOT NULL DEFAULT 0,
+    etag TEXT,
+    last_modified TEXT,
+    body_sha256 TEXT,
+    text_sha256 TEXT,
+    checked_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pages_text ON pages(text_sha256);
+-- A crawl stages its documents here (durably, batch by batch) and makes them visible to
+-- readers in one transaction at the end: readers see the old index or the new one.
+CREATE TABLE IF NOT EXISTS staged_documents (
+    url TEXT PRIMARY KEY,
+    outlet TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published TEXT,
+    text TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staged_units (
+    doc_url TEXT NOT NULL REFERENCES staged_documents(url) ON DELETE CASCADE,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS staged_units_doc ON staged_units(doc_url);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    summary TEXT NOT NULL          -- JSON: counts overall and per source
+);
 """
+
+_PAGE_FIELDS = (
+    "url", "source", "outlet", "status", "doc_url", "duplicate_of", "reason", "failures", "etag", "last_modified",
+    "body_sha256", "text_sha256", "checked_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,6 +134,25 @@ class NewDocument:
     text: str
     content_sha256: str
     units: Sequence[NewUnit]
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the crawler knows about one URL (a row of ``pages``)."""
+
+    url: str
+    source: str
+    outlet: str
+    status: str
+    doc_url: str | None = None
+    duplicate_of: str | None = None
+    reason: str | None = None
+    failures: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    text_sha256: str | None = None
+    checked_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,33 +341,67 @@ class IndexStore:
             os.close(fd)
 
     def update_manifest(self, **changes: object) -> None:
-        if not self._writable:
-            raise ReferenceIndexError(f"index at {self.path} was opened read-only")
+        self._require_writable()
         self.manifest = {**self.manifest, **changes}
         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'manifest'", (json.dumps(self.manifest),))
 
     def content_hashes(self, urls: Iterable[str]) -> dict[str, str]:
+        """Content hash per URL, of the staged document if one is waiting, else the live one."""
         urls = list(urls)
         out: dict[str, str] = {}
-        for i in range(0, len(urls), 500):
-            chunk = urls[i : i + 500]
-            q = f"SELECT url, content_sha256 FROM documents WHERE url IN ({','.join('?' * len(chunk))})"
-            out.update(dict(self._conn.execute(q, chunk).fetchall()))
+        for table in ("documents", "staged_documents"):
+            for i in range(0, len(urls), 500):
+                chunk = urls[i : i + 500]
+                q = f"SELECT url, content_sha256 FROM {table} WHERE url IN ({','.join('?' * len(chunk))})"
+                with contextlib.suppress(sqlite3.OperationalError):  # read-only index from before staging
+                    out.update(dict(self._conn.execute(q, chunk).fetchall()))
         return out
 
-    def write_batch(self, docs: Sequence[NewDocument]) -> BatchResult:
-        """Replace-or-insert documents by URL in one transaction, then publish the vector file."""
+    def _require_writable(self) -> None:
         if not self._writable:
             raise ReferenceIndexError(f"index at {self.path} was opened read-only")
-        dim = self.model.dim
-        conn = self._conn
-        added = replaced = n_units = 0
+
+    def _vector_blob(self, vector: np.ndarray) -> bytes:
+        vec = np.ascontiguousarray(vector, dtype=np.float32)
+        if vec.shape != (self.model.dim,):
+            raise ReferenceIndexError(f"vector of shape {vec.shape} does not fit index dimension {self.model.dim}")
+        return vec.tobytes()
+
+    def _bump_generation(self) -> int:
+        generation = self.generation + 1
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+        return generation
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._require_writable()
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _delete_live(self, url: str) -> bool:
+        old = self._conn.execute("SELECT id FROM documents WHERE url = ?", (url,)).fetchone()
+        if old:
+            self._conn.execute("DELETE FROM documents WHERE id = ?", (old[0],))
+        return bool(old)
+
+    def _after_commit(self, generation: int) -> None:
+        if self._faiss is not None:
+            self._catch_up(self._faiss)
+            self._faiss_generation = generation
+        if time.monotonic() - self._published_at >= PUBLISH_EVERY:
+            self.publish()
+
+    def write_batch(self, docs: Sequence[NewDocument]) -> BatchResult:
+        """Replace-or-insert documents by URL in one transaction, visible to readers at once."""
+        added = replaced = n_units = 0
+        with self._transaction() as conn:
             for nd in docs:
-                old = conn.execute("SELECT id FROM documents WHERE url = ?", (nd.doc.url,)).fetchone()
-                if old:
-                    conn.execute("DELETE FROM documents WHERE id = ?", (old[0],))
+                if self._delete_live(nd.doc.url):
                     replaced += 1
                 else:
                     added += 1
@@ -308,28 +411,127 @@ class IndexStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (d.url, d.outlet, d.lang, d.title, d.published, nd.text, nd.content_sha256, _now()),
                 )
-                doc_id = cur.lastrowid
-                for u in nd.units:
-                    vec = np.ascontiguousarray(u.vector, dtype=np.float32)
-                    if vec.shape != (dim,):
-                        raise ReferenceIndexError(f"vector of shape {vec.shape} does not fit index dimension {dim}")
-                    conn.execute(
-                        'INSERT INTO units(doc_id, first, last, start, "end", text, vector) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                        (doc_id, u.first, u.last, u.start, u.end, u.text, vec.tobytes()),
-                    )
-                    n_units += 1
-            generation = self.generation + 1
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        if self._faiss is not None:
-            self._catch_up(self._faiss)
-            self._faiss_generation = generation
-        if time.monotonic() - self._published_at >= PUBLISH_EVERY:
-            self.publish()
+                conn.executemany(
+                    'INSERT INTO units(doc_id, first, last, start, "end", text, vector) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    [(cur.lastrowid, u.first, u.last, u.start, u.end, u.text, self._vector_blob(u.vector))
+                     for u in nd.units],
+                )  # fmt: skip
+                n_units += len(nd.units)
+            generation = self._bump_generation()
+        self._after_commit(generation)
         return BatchResult(added=added, replaced=replaced, units=n_units)
+
+    # -- crawling: staged documents and page states ------------------------------------
+
+    def stage(self, docs: Sequence[NewDocument], pages: Sequence[PageState]) -> None:
+        """Keep crawled documents and what was learnt about their pages, durably and together,
+        without showing the documents to readers yet (see :meth:`commit_staged`)."""
+        with self._transaction() as conn:
+            for nd in docs:
+                d = nd.doc
+                conn.execute("DELETE FROM staged_documents WHERE url = ?", (d.url,))
+                conn.execute(
+                    "INSERT INTO staged_documents(url, outlet, lang, title, published, text, content_sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (d.url, d.outlet, d.lang, d.title, d.published, nd.text, nd.content_sha256),
+                )
+                conn.executemany(
+                    'INSERT INTO staged_units(doc_url, first, last, start, "end", text, vector)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(d.url, u.first, u.last, u.start, u.end, u.text, self._vector_blob(u.vector)) for u in nd.units],
+                )
+            conn.executemany(
+                f"INSERT OR REPLACE INTO pages({', '.join(_PAGE_FIELDS)}) VALUES ({', '.join('?' * len(_PAGE_FIELDS))})",
+                [tuple((p.checked_at or _now()) if f == "checked_at" else getattr(p, f) for f in _PAGE_FIELDS)
+                 for p in pages],
+            )  # fmt: skip
+
+    def staged_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM staged_documents").fetchone()[0])
+
+    def commit_staged(self) -> BatchResult:
+        """Make every staged document live in one transaction (replacing same-URL documents),
+        then publish the vector file: one atomic step for readers."""
+        added = replaced = n_units = 0
+        with self._transaction() as conn:
+            urls = [r[0] for r in conn.execute("SELECT url FROM staged_documents ORDER BY rowid")]
+            for url in urls:
+                if self._delete_live(url):
+                    replaced += 1
+                else:
+                    added += 1
+                cur = conn.execute(
+                    "INSERT INTO documents(url, outlet, lang, title, published, text, content_sha256, added_at)"
+                    " SELECT url, outlet, lang, title, published, text, content_sha256, ? FROM staged_documents"
+                    " WHERE url = ?",
+                    (_now(), url),
+                )
+                n_units += conn.execute(
+                    'INSERT INTO units(doc_id, first, last, start, "end", text, vector)'
+                    ' SELECT ?, first, last, start, "end", text, vector FROM staged_units WHERE doc_url = ?'
+                    " ORDER BY rowid",
+                    (cur.lastrowid, url),
+                ).rowcount
+            conn.execute("DELETE FROM staged_documents")
+            generation = self._bump_generation() if urls else self.generation
+        if urls:
+            self._after_commit(generation)
+        self.publish()
+        return BatchResult(added=added, replaced=replaced, units=n_units)
+
+    def page_states(self, urls: Iterable[str]) -> dict[str, PageState]:
+        urls = list(urls)
+        out: dict[str, PageState] = {}
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            q = f"SELECT {', '.join(_PAGE_FIELDS)} FROM pages WHERE url IN ({','.join('?' * len(chunk))})"
+            out.update({row[0]: PageState(*row) for row in self._conn.execute(q, chunk)})
+        return out
+
+    def failed_pages(self, source: str) -> list[str]:
+        """URLs of ``source`` whose last fetch failed: retried on the next run."""
+        rows = self._conn.execute(
+            "SELECT url FROM pages WHERE source = ? AND status = 'failed' ORDER BY checked_at", (source,)
+        )
+        return [r[0] for r in rows]
+
+    def pages_with_text(self, text_sha256: str, exclude_url: str) -> list[PageState]:
+        """Stored pages with this extracted text, earliest first (dedupe across URLs and outlets)."""
+        rows = self._conn.execute(
+            f"SELECT {', '.join(_PAGE_FIELDS)} FROM pages WHERE text_sha256 = ? AND status = 'stored' AND url != ?"
+            " ORDER BY checked_at, url",
+            (text_sha256, exclude_url),
+        ).fetchall()
+        return [PageState(*row) for row in rows]
+
+    def known_vectors(self, url: str) -> dict[str, np.ndarray]:
+        """Vectors of the stored (or staged) units of document ``url``, by text: a changed article
+        re-embeds only the sentences that changed."""
+        dim = self.model.dim
+        rows = self._conn.execute("SELECT text, vector FROM staged_units WHERE doc_url = ?", (url,)).fetchall()
+        if not rows:
+            rows = self._conn.execute(
+                "SELECT u.text, u.vector FROM units u JOIN documents d ON d.id = u.doc_id WHERE d.url = ?", (url,)
+            ).fetchall()
+        return {text: np.frombuffer(blob, dtype=np.float32).reshape(dim) for text, blob in rows}
+
+    def record_run(self, command: str, started: str, summary: dict[str, object]) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO crawl_runs(command, started, finished, summary) VALUES (?, ?, ?, ?)",
+                (command, started, _now(), json.dumps(summary, ensure_ascii=False)),
+            )
+
+    def last_run(self) -> dict[str, object] | None:
+        try:
+            row = self._conn.execute(
+                "SELECT command, started, finished, summary FROM crawl_runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError:  # an index written before crawling existed
+            return None
+        if not row:
+            return None
+        return {"command": row[0], "started": row[1], "finished": row[2], "summary": json.loads(row[3])}
 
     def publish(self) -> None:
         """Write the vector file for the current generation (atomically) and drop older ones."""

@@ -15,6 +15,8 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "article": {"index", "format", "top_k", "threshold", "model", "max_bytes"},
     "index.add": {"index", "model", "batch_docs"},
     "index.stats": {"index", "format"},
+    "index.build": {"index", "model", "config", "source", "since", "max_articles", "format"},
+    "index.refresh": {"index", "config", "source", "since", "max_articles", "format"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Shipped configuration files (installed as ``tracer.configs``): sources.toml, tracer.toml."""

@@ -1,0 +1,381 @@
+"""Polite, defensive HTTP fetching for the crawler, on an injected ``httpx.Client``.
+
+Polite: a User-Agent naming the tool and a contact, robots.txt (RFC 9309) per host, a delay
+between requests to one host (robots' Crawl-delay if longer), conditional requests.
+Defensive: only http(s) to public addresses unless a source allows private ones (a feed must
+not steer the crawler at the intranet), redirects followed by hand so every hop is checked,
+bodies streamed and cut off at a size cap, a deadline per request. Transient failures
+(connection errors, timeouts, 5xx, 429) are retried with exponential backoff and jitter,
+honouring Retry-After; other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from tracer import TracerError
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = ("xml", "rss", "atom", "text/plain", "application/octet-stream", "gzip")
+
+
+class FetchError(TracerError):
+    """One URL could not be fetched; ``reason`` is a short stable key for summaries."""
+
+    def __init__(
+        self, url: str, reason: str, detail: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(f"{url}: {detail}")
+        self.url = url
+        self.reason = reason
+        self.detail = detail
+        self.retry_after = retry_after
+        self.status = status
+
+
+class _Transient(FetchError):
+    """Worth another attempt (the caller decides how many)."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    user_agent: str = "tracer/0.1 (+https://github.com/tracer-news/tracer; source tracing for newsrooms)"
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    deadline: float = 60.0
+    """Seconds one response may take in all: a server dripping bytes cannot hold a worker forever."""
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    retries: int = 3
+    backoff: float = 1.0
+    max_wait: float = 120.0
+    """Longest backoff or Retry-After accepted; a longer one fails the URL until the next run."""
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    """The final URL, after redirects."""
+    status: int
+    """200, or 304 when a conditional request found the page unchanged."""
+    body: bytes = b""
+    content_type: str = ""
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class _Host:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_at: float = 0.0
+    robots: RobotFileParser | None = None
+    robots_loaded: bool = False
+    crawl_delay: float = 0.0
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise _Transient(host, "dns", f"cannot resolve host {host!r} ({exc.strerror})") from exc
+    return [str(info[4][0]) for info in infos]
+
+
+def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, hosts resolving to non-public addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(url, "bad_url", f"only http and https URLs are fetched, not {parts.scheme or 'a relative URL'!r}")
+    host = parts.hostname
+    if not host:
+        raise FetchError(url, "bad_url", "the URL has no host")
+    if allow_private:
+        return
+    try:
+        addresses = [host] if _is_ip(host) else resolver(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except FetchError as exc:
+        raise type(exc)(url, exc.reason, exc.detail) from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if not (mapped or ip).is_global:
+            raise FetchError(
+                url,
+                "private_address",
+                f"{host} resolves to the non-public address {address}; set allow_private = true for this source "
+                "if that is intended",
+            )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _media_type(content_type: str) -> tuple[str, str | None]:
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'")
+    return media.strip().lower(), charset
+
+
+class Fetcher:
+    """Thread-safe: the crawler fetches from several hosts at once, one request at a time per host."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        resolver: Resolver = _resolve,
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        p = self.policy
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
+            limits=httpx.Limits(max_connections=max(p.concurrency, 1) * 2),
+            follow_redirects=False,  # every hop is checked by hand
+        )
+        self._owns_client = client is None
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._resolver = resolver
+        self._hosts: dict[str, _Host] = {}
+        self._hosts_lock = threading.Lock()
+        self.requests = 0
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public ------------------------------------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        kind: str = "html",
+        delay: float = 1.0,
+        allow_private: bool = False,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Page:
+        """Fetch ``url`` (``kind`` "html" for articles, "feed" for feeds and sitemaps), retrying
+        transient failures. Raises :class:`FetchError` with a ``reason`` key."""
+        p = self.policy
+        for attempt in range(p.retries + 1):
+            try:
+                return self._follow(url, kind, delay, allow_private, etag, last_modified, headers=headers)
+            except _Transient as exc:
+                if attempt == p.retries:
+                    raise FetchError(exc.url, exc.reason, f"{exc.detail} (gave up after {attempt + 1} attempts)") from exc
+                wait = exc.retry_after
+                if wait is None:
+                    wait = p.backoff * 2**attempt + self._rng.uniform(0, p.backoff)
+                if wait > p.max_wait:
+                    raise FetchError(exc.url, "retry_after", f"server asks to wait {wait:.0f} s; will retry on the next run") from exc
+                log.info("%s; retrying in %.1f s", exc, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def allowed(self, url: str, *, delay: float = 1.0, allow_private: bool = False) -> bool:
+        """Whether robots.txt of the URL's host lets this user agent fetch it."""
+        host = self._host(url)
+        if not host.robots_loaded:
+            with host.lock:  # one robots.txt fetch per host, even with several workers
+                if not host.robots_loaded:
+                    self._load_robots(url, host, delay, allow_private)
+        return host.robots is None or host.robots.can_fetch(self.policy.user_agent, url)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _host(self, url: str) -> _Host:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc.lower()}"
+        with self._hosts_lock:
+            return self._hosts.setdefault(key, _Host())
+
+    def _load_robots(self, url: str, host: _Host, delay: float, allow_private: bool) -> None:
+        parts = urlsplit(url)
+        robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        parser = RobotFileParser(robots_url)
+        try:
+            page = self._follow(robots_url, "robots", delay, allow_private, None, None, locked=True)
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                parser = None  # RFC 9309: robots.txt unavailable (4xx) -> no restrictions
+            else:
+                # Unreachable (5xx, network): assume complete disallow for this run.
+                log.warning("%s: robots.txt unreachable (%s); not crawling this host now", robots_url, exc.reason)
+                parser.disallow_all = True
+        else:
+            text = page.body.decode("utf-8", errors="replace")
+            parser.parse(text.splitlines())
+            crawl_delay = parser.crawl_delay(self.policy.user_agent)
+            host.crawl_delay = float(crawl_delay) if crawl_delay else 0.0
+        host.robots = parser
+        host.robots_loaded = True
+
+    def _wait_turn(self, host: _Host, delay: float) -> None:
+        """Called with ``host.lock`` held: requests to one host are spaced by its delay (the
+        delay is set after each response, see ``_request``)."""
+        wait = host.next_at - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _follow(
+        self,
+        url: str,
+        kind: str,
+        delay: float,
+        allow_private: bool,
+        etag: str | None,
+        last_modified: str | None,
+        *,
+        locked: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Page:
+        seen = {url}
+        current = url
+        for _ in range(self.policy.max_redirects + 1):
+            check_url(current, allow_private=allow_private, resolver=self._resolver)
+            if kind != "robots" and not self.allowed(current, delay=delay, allow_private=allow_private):
+                raise FetchError(current, "robots", "disallowed by robots.txt")
+            host = self._host(current)
+            if locked:
+                page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers)
+            else:
+                with host.lock:
+                    page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers)
+            if isinstance(page_or_next, Page):
+                return page_or_next
+            current = page_or_next
+            if current in seen:
+                raise FetchError(url, "redirect_loop", f"redirect loop at {current}")
+            seen.add(current)
+        raise FetchError(url, "too_many_redirects", f"more than {self.policy.max_redirects} redirects")
+
+    def _request(
+        self,
+        url: str,
+        kind: str,
+        etag: str | None,
+        last_modified: str | None,
+        host: _Host,
+        delay: float,
+        extra: dict[str, str] | None,
+    ) -> Page | str:
+        """One request; returns the page, or the next URL of a redirect."""
+        p = self.policy
+        self._wait_turn(host, delay)
+        headers = {"User-Agent": p.user_agent, "Accept-Encoding": "gzip, deflate", **(extra or {})}
+        headers["Accept"] = "text/html,application/xhtml+xml;q=0.9" if kind == "html" else "*/*"
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        started = self._clock()
+        self.requests += 1
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                return self._read(url, kind, response, started)
+        except httpx.TimeoutException as exc:
+            raise _Transient(url, "timeout", f"timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Transient(url, "network", f"network error ({type(exc).__name__}: {exc})") from exc
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, "bad_url", str(exc)) from exc
+        finally:
+            host.next_at = self._clock() + max(delay, host.crawl_delay)
+
+    def _read(self, url: str, kind: str, response: httpx.Response, started: float) -> Page | str:
+        p = self.policy
+        status = response.status_code
+        if status == 304:
+            return Page(url=url, status=304, etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"))  # fmt: skip
+        if status in (301, 302, 303, 307, 308):
+            location = response.headers.get("location")
+            if not location:
+                raise FetchError(url, "bad_redirect", f"HTTP {status} without a Location header")
+            return urljoin(url, location)
+        if status == 429 or status >= 500:
+            raise _Transient(url, f"http_{status}", f"HTTP {status}",
+                             retry_after=_retry_after(response.headers.get("retry-after"), time.time()))  # fmt: skip
+        if status != 200:
+            raise FetchError(url, f"http_{status}", f"HTTP {status}", status=status)
+        media, charset = _media_type(response.headers.get("content-type", ""))
+        if kind == "html" and media not in HTML_TYPES:
+            raise FetchError(url, "not_html", f"content type {media or 'missing'!r} is not an HTML page")
+        if kind == "feed" and media.startswith(("text/html", "image/", "video/", "audio/")):
+            raise FetchError(url, "not_feed", f"content type {media!r} is not a feed or sitemap")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > p.max_bytes:
+            raise FetchError(url, "too_large", f"{int(declared)} bytes declared, more than the cap of {p.max_bytes}")
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > p.max_bytes:
+                raise FetchError(url, "too_large", f"more than the cap of {p.max_bytes} bytes")
+            if self._clock() - started > p.deadline:
+                raise _Transient(url, "timeout", f"response took longer than {p.deadline:.0f} s")
+            chunks.append(chunk)
+        return Page(
+            url=url,
+            status=200,
+            body=b"".join(chunks),
+            content_type=media,
+            charset=charset,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+        )
