@@ -543,7 +543,8 @@ def index_refresh(index_dir: Path | None, sources_file: Path | None, source_name
 @common_options
 @errors_to_exit
 def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> None:
-    """Documents and sentences per outlet and language, the model, and the size on disk."""
+    """Per outlet and language: articles, sentences, newest article, last refresh and pages
+    whose last fetch failed; plus the model, the last crawl run and the size on disk."""
     _setup_logging(verbose, quiet)
     import index as ix
 
@@ -560,11 +561,16 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
     click.echo(f"segmenter {stats['segmenter']}, windows of up to {stats['window']} sentences")
     click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
                f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk")  # type: ignore[call-overload]  # fmt: skip
+    run = stats.get("last_run")
+    if run:
+        click.echo(f"last run  {run['command']} finished {run['finished']}")  # type: ignore[index]
     click.echo("")
-    click.echo(f"{'outlet':<24} {'lang':<4} {'documents':>9} {'sentences':>9}  newest")
+    click.echo(f"{'outlet':<20} {'lang':<4} {'articles':>8} {'sentences':>9}  {'newest article':<25} "
+               f"{'last refresh':<25} {'failures':>8}")  # fmt: skip
     for row in stats["outlets"]:  # type: ignore[attr-defined]
         click.echo(
-            f"{row['outlet']:<24} {row['lang']:<4} {row['documents']:>9} {row['sentences']:>9}  {row['newest'] or '-'}"
+            f"{row['outlet']:<20} {row['lang'] or '-':<4} {row['documents']:>8} {row['sentences']:>9}  "
+            f"{row['newest'] or '-':<25} {row['last_refresh'] or '-':<25} {row['failures']:>8}"
         )
 
 

@@ -289,11 +289,32 @@ class IndexStore:
 
     def stats(self) -> dict[str, object]:
         rows = self._conn.execute(
-            """SELECT d.outlet, d.lang, COUNT(DISTINCT d.id),
-                      COALESCE(SUM(u.first = u.last), 0), MAX(d.published)
+            """SELECT d.outlet, d.lang, COUNT(DISTINCT d.id), COALESCE(SUM(u.first = u.last), 0)
                FROM documents d LEFT JOIN units u ON u.doc_id = d.id
                GROUP BY d.outlet, d.lang ORDER BY d.outlet, d.lang"""
         ).fetchall()
+        newest: dict[tuple[str, str], str] = {}
+        for outlet, lang, published in self._conn.execute("SELECT outlet, lang, published FROM documents"):
+            key = (outlet, lang)
+            if published and (key not in newest or _instant(published) > _instant(newest[key])):
+                newest[key] = published  # compared as instants: sources give different time zones
+        crawl: dict[str, tuple[str | None, int]] = {}
+        with contextlib.suppress(sqlite3.OperationalError):  # an index from before crawling existed
+            for outlet, last, failures in self._conn.execute(
+                "SELECT outlet, MAX(checked_at), SUM(status = 'failed') FROM pages GROUP BY outlet"
+            ):
+                crawl[outlet] = (last, int(failures or 0))
+        outlets = [
+            {"outlet": o, "lang": lang, "documents": d, "sentences": n, "newest": newest.get((o, lang)),
+             "last_refresh": crawl.get(o, (None, 0))[0], "failures": crawl.get(o, (None, 0))[1]}
+            for o, lang, d, n in rows
+        ]  # fmt: skip
+        listed = {o for o, *_ in rows}
+        outlets += [
+            {"outlet": o, "lang": None, "documents": 0, "sentences": 0, "newest": None, "last_refresh": last,
+             "failures": failures}
+            for o, (last, failures) in sorted(crawl.items()) if o not in listed
+        ]  # fmt: skip
         size = 0
         for p in self.path.iterdir():
             with contextlib.suppress(FileNotFoundError):  # a writer may swap a vector file meanwhile
@@ -303,10 +324,8 @@ class IndexStore:
             "model": self.model.to_dict(),
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
-            "outlets": [
-                {"outlet": o, "lang": lang, "documents": d, "sentences": s, "newest": newest}
-                for o, lang, d, s, newest in rows
-            ],
+            "last_run": self.last_run(),
+            "outlets": outlets,
         }
 
     @contextlib.contextmanager
@@ -637,6 +656,15 @@ class IndexStore:
             if len(ids)
             else np.zeros((0, self.model.dim), np.float32)
         )
+
+
+def _instant(value: str) -> datetime:
+    """A stored date or datetime as an aware instant (dates count as midnight UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _fsync_dir(path: Path) -> None:

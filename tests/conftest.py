@@ -67,6 +67,21 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("TRACER_CONFIG", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may only talk to 127.0.0.1: resolving any other host name fails loudly."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in ("127.0.0.1", "localhost", "::1", None):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {host!r} (loopback only)")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     """The offline default model (prepared into the user cache on first use)."""

@@ -66,12 +66,14 @@ def test_index_add_and_stats(runner: CliRunner, sources: Path, tmp_path: Path) -
     data = json.loads(stats.stdout)
     assert (data["documents"], data["units"], data["model"]["name"]) == (2, 6, "hash-test")
     assert data["outlets"] == [
-        {"outlet": "RIA Novosti", "lang": "ru", "documents": 1, "sentences": 2, "newest": None},
-        {"outlet": "The Guardian", "lang": "en", "documents": 1, "sentences": 2, "newest": "2024-11-05"},
-    ]
+        {"outlet": "RIA Novosti", "lang": "ru", "documents": 1, "sentences": 2, "newest": None,
+         "last_refresh": None, "failures": 0},
+        {"outlet": "The Guardian", "lang": "en", "documents": 1, "sentences": 2, "newest": "2024-11-05",
+         "last_refresh": None, "failures": 0},
+    ]  # fmt: skip
     text = runner.invoke(main, ["index", "stats", "--index", str(index)]).stdout
     assert "model     hash-test (test, dim 64)" in text
-    assert "The Guardian             en           1         2  2024-11-05" in text
+    assert "The Guardian         en          1         2  2024-11-05                -                                0" in text
 
 
 def test_trace_writes_schema_valid_json_on_stdout(runner: CliRunner, built: Path, article: Path) -> None:
@@ -202,6 +204,7 @@ def test_config_defaults_apply_and_bad_keys_are_named(
     config.write_text(f'[article]\ntop_k = 1\nindex = "{built}"\n', encoding="utf-8")
     report = json.loads(runner.invoke(main, ["--config", str(config), str(article)]).stdout)
     assert all(len(s["matches"]) == 1 for s in report["sentences"])
+    assert report["index"]["path"] == str(built)
     config.write_text("[article]\ntopk = 1\n", encoding="utf-8")
     result = runner.invoke(main, ["--config", str(config), str(article)])
     assert result.exit_code == 2
@@ -215,7 +218,7 @@ def test_shipped_config_is_valid() -> None:
 
     root = Path(__file__).resolve().parent.parent
     assert load_config(root / "configs" / "tracer.toml")["article"] == {
-        "format": "json",
+        "fmt": "json",
         "top_k": 3,
         "max_bytes": 1000000,
     }

@@ -112,7 +112,7 @@ def test_text_view_and_stats_reuse_the_index(first_run, env) -> None:
     assert text.stdout.startswith("tracer/example/artikel.txt: 9 of 16 sentences traced (model multilingual-e5-small")
     assert "[6] TRACED" in text.stdout and "[14] NO SOURCE" in text.stdout
     stats = run("index", "stats", env=env)
-    assert "RIA Novosti              ru           2         8" in stats.stdout
+    assert "RIA Novosti          ru          2         8" in stats.stdout
 
 
 def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ KNOWN_KEYS: dict[str, set[str]] = {
 }
 
 
+# Config keys are the long option names; click's default_map wants parameter names.
+_PARAMETER = {"index": "index_dir", "format": "fmt", "config": "sources_file", "source": "source_names"}
+
+
 def default_config_path() -> Path | None:
     """``TRACER_CONFIG`` if set, else ``tracer.toml`` in the OS user config directory if it exists."""
     env = os.environ.get("TRACER_CONFIG")
@@ -54,5 +58,5 @@ def load_config(path: Path) -> dict[str, object]:
             target = default_map
             for part in name.split("."):
                 target = target.setdefault(part, {})  # type: ignore[assignment]
-            target.update(table)  # type: ignore[attr-defined]
+            target.update({_PARAMETER.get(k, k): v for k, v in table.items()})  # type: ignore[attr-defined]
     return default_map
