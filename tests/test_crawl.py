@@ -372,3 +372,53 @@ def test_vectors_of_unchanged_sentences_are_reused_bit_for_bit(site: Site, tmp_p
         after = store.known_vectors(site.url("/news/0"))
     assert set(before) < set(after)
     assert all(np.array_equal(before[t], after[t]) for t in before)
+
+
+def test_concurrency_is_global_and_one_host_gets_one_request_at_a_time(tmp_path: Path) -> None:
+    sites = [Site(), Site(), Site()]
+    try:
+        for s in sites:
+            for i in range(3):
+                s.article(f"/news/{i}", f"Report {i}", paragraphs(i))
+                s._routes[f"/news/{i}"][0].delay = 0.3
+            s.rss("/feed.rss", [(f"/news/{i}", NOW) for i in range(3)])
+        srcs = [source(s, name=f"s{k}", outlet=f"Outlet {k}") for k, s in enumerate(sites)]
+        started = time.monotonic()
+        summary = crawl(tmp_path / "i", srcs, policy=fast_policy(concurrency=2)).to_dict()
+        elapsed = time.monotonic() - started
+        assert summary["new"] == 9
+        spans = sorted((h.at, h.at + 0.3, k) for k, s in enumerate(sites) for h in s.hits if h.path.startswith("/news/"))
+        in_flight = max(sum(1 for a, b, _ in spans if a <= t < b) for t, _, _ in spans)
+        assert in_flight == 2  # never more than the global limit, and the limit is used
+        for k in range(3):  # one host never has two requests at once
+            mine = [(a, b) for a, b, j in spans if j == k]
+            assert all(b1 <= a2 + 0.01 for (_, b1), (a2, _) in itertools.pairwise(mine))
+        assert elapsed >= 9 * 0.3 / 2
+    finally:
+        for s in sites:
+            s.close()
+
+
+def test_user_agent_names_the_tool_and_a_contact(site: Site, tmp_path: Path) -> None:
+    news_site(site, 1)
+    crawl(tmp_path / "i", [source(site)], policy=fast_policy(user_agent="tracer-test/1 (+https://example.org/contact)"))
+    assert {h.headers["User-Agent"] for h in site.hits} == {"tracer-test/1 (+https://example.org/contact)"}
+    assert ix.FetchPolicy().user_agent.startswith("tracer/") and "+https://" in ix.FetchPolicy().user_agent
+
+
+def test_retry_after_as_an_http_date() -> None:
+    from index._fetch import _retry_after
+
+    assert _retry_after("120", now=0) == 120.0
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert _retry_after("soon", now=0) is None
+
+
+def test_extraction_drops_read_more_lines_captions_and_navigation() -> None:
+    html = f"""<html><head><title>Troops</title></head><body><nav>Home World Sport</nav><article>
+    <h1>Troops cross the river</h1><p class="byline">By Jane Reporter</p>
+    <p>{EN[0]}</p><figure><img src="x.jpg"><figcaption>Soldiers near the river, in a photo taken on Monday.</figcaption></figure>
+    <p>Read more: Ukraine war latest</p><p>{EN[1]}</p><p>{EN[2]}</p></article>
+    <footer>Sign up to our newsletter</footer></body></html>"""
+    doc = ix.document_from_html(html, name="t", url="https://n.example/a", outlet="N", lang="en")
+    assert doc.text.splitlines() == ["Troops cross the river", *EN]
