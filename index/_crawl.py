@@ -187,7 +187,13 @@ def select(
             counts.skipped["before_since"] += 1
         else:
             chosen.append(link)
-    chosen = [link for link in chosen if allowed(link.url) or counts.skipped.update(["robots"])]
+    permitted = []
+    for link in chosen:
+        if allowed(link.url):
+            permitted.append(link)
+        else:
+            counts.skipped["robots"] += 1
+    chosen = permitted
     chosen.sort(key=lambda link: link.published or datetime.min.replace(tzinfo=UTC), reverse=True)
     limit = options.max_articles or source.max_articles
     if len(chosen) > limit:

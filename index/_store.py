@@ -35,6 +35,8 @@ FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
 LOCK_NAME = "write.lock"
 FAISS_FACTORY = "IDMap2,Flat"
+MAX_FAILURES = 5
+"""Runs in a row a failed page is retried for even when no feed lists it any more."""
 PUBLISH_EVERY = 60.0
 """Seconds between vector-file publications during a long write: bounds readers' catch-up work."""
 
@@ -244,6 +246,9 @@ class IndexStore:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writes, snapshot() for reads).
             if writable:
                 conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+                # Takes effect only on a new, empty database (and only before WAL is set): lets a
+                # crawl hand back the pages its staging used instead of leaving the file twice its size.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             else:
@@ -495,6 +500,8 @@ class IndexStore:
             generation = self._bump_generation() if urls else self.generation
         if urls:
             self._after_commit(generation)
+            self._conn.executescript("PRAGMA incremental_vacuum;")  # runs it to completion (execute() stops after one page)
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.publish()
         return BatchResult(added=added, replaced=replaced, units=n_units)
 
@@ -507,10 +514,12 @@ class IndexStore:
             out.update({row[0]: PageState(*row) for row in self._conn.execute(q, chunk)})
         return out
 
-    def failed_pages(self, source: str) -> list[str]:
-        """URLs of ``source`` whose last fetch failed: retried on the next run."""
+    def failed_pages(self, source: str, max_failures: int = MAX_FAILURES) -> list[str]:
+        """URLs of ``source`` whose last fetch failed: retried on the next runs, until they have
+        failed ``max_failures`` times in a row (a page that is gone stays gone)."""
         rows = self._conn.execute(
-            "SELECT url FROM pages WHERE source = ? AND status = 'failed' ORDER BY checked_at", (source,)
+            "SELECT url FROM pages WHERE source = ? AND status = 'failed' AND failures < ? ORDER BY checked_at",
+            (source, max_failures),
         )
         return [r[0] for r in rows]
 

@@ -89,7 +89,7 @@ class Site:
             "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
             f"<main><article><h1>{escape(title)}</h1>{body}</article></main>"
             "<footer>All rights reserved. Contact us.</footer></body></html>"
-        ).encode(charset)
+        ).encode(charset, "xmlcharrefreplace")  # as 8-bit sites do for characters they cannot encode
         declared = charset if header_charset == "same" else header_charset
         content_type = f"text/html; charset={declared}" if declared else "text/html"
         tag = f'"{abs(hash(html)):x}"' if etag == "auto" else etag

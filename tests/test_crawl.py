@@ -88,6 +88,8 @@ def test_build_then_refresh_of_an_unchanged_site_fetches_no_article_bodies(site:
     assert set(stored(path)) == {site.url(f"/news/{i}") for i in range(3)}
     assert stored(path)[site.url("/news/0")] == "\n".join(["Report 0", *paragraphs(0)])  # headline kept: it is translated too
     assert sorted(site.bodies_served()) == ["/news/0", "/news/1", "/news/2"]
+    with sqlite3.connect(path / "index.sqlite") as conn:  # staging's pages were handed back
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     site.hits.clear()
     summary = crawl(path, [source(site)], command="refresh").to_dict()
     assert (summary["fetched"], summary["new"], summary["changed"], summary["unchanged"]) == (0, 0, 0, 3)
