@@ -250,7 +250,14 @@ class Crawler:
         ready: list[_Ready] = []
         pages: list[PageState] = []
         for job, outcome in self._fetch_all(queue):
-            item = self._process(job, outcome)
+            try:
+                item = self._process(job, outcome)
+            except Exception as exc:  # one bad page must never stop a run: record it, go on
+                log.warning("%s: could not be processed (%s: %s)", job.link.url, type(exc).__name__, exc)
+                self.summary.sources[job.source.name].failed["processing"] += 1
+                base = job.state or PageState(url=job.link.url, source=job.source.name, outlet=job.source.outlet,
+                                              status="failed")  # fmt: skip
+                item = replace(base, status="failed", reason="processing", failures=base.failures + 1, checked_at="")
             if isinstance(item, _Ready):
                 ready.append(item)
             elif item is not None:
@@ -362,12 +369,13 @@ class Crawler:
         if existing == digest:
             counts.unchanged += 1
             return seen
+        units = units_for(doc, self.options.window)
+        known = self.store.known_vectors(doc_url) if existing else {}
         if existing is None:
             counts.new += 1
         else:
             counts.changed += 1
-        units = units_for(doc, self.options.window)
-        return _Ready(doc=doc, state=seen, units=units, known=self.store.known_vectors(doc_url) if existing else {})
+        return _Ready(doc=doc, state=seen, units=units, known=known)
 
     def _robots_check(self, source: Source) -> Callable[[str], bool]:
         def allowed(url: str) -> bool:

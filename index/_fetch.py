@@ -335,6 +335,10 @@ class Fetcher:
             raise _Transient(url, "network", f"network error ({type(exc).__name__}: {exc})") from exc
         except httpx.InvalidURL as exc:
             raise FetchError(url, "bad_url", str(exc)) from exc
+        except httpx.DecodingError as exc:
+            raise FetchError(url, "bad_encoding", f"cannot decode the response ({exc})") from exc
+        except httpx.HTTPError as exc:  # anything else httpx raises: final for this URL, never fatal to a run
+            raise FetchError(url, "http_error", f"{type(exc).__name__}: {exc}") from exc
         finally:
             host.next_at = self._clock() + max(delay, host.crawl_delay)
 

@@ -424,3 +424,22 @@ def test_extraction_drops_read_more_lines_captions_and_navigation() -> None:
     <footer>Sign up to our newsletter</footer></body></html>"""
     doc = ix.document_from_html(html, name="t", url="https://n.example/a", outlet="N", lang="en")
     assert doc.text.splitlines() == ["Troops cross the river", *EN]
+
+
+def test_a_page_that_breaks_extraction_or_decoding_fails_alone(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    news_site(site, 3)
+    site.route("/news/1", Response(body=b"\x00not gzip at all", headers={"Content-Encoding": "gzip"}))
+    real = ix._crawl.document_from_html
+
+    def flaky(html, **kw):  # type: ignore[no-untyped-def]
+        if kw["url"].endswith("/news/2"):
+            raise RuntimeError("parser blew up")
+        return real(html, **kw)
+
+    monkeypatch.setattr(ix._crawl, "document_from_html", flaky)
+    summary = crawl(tmp_path / "i", [source(site)]).to_dict()
+    assert (summary["new"], summary["failed"]) == (1, {"bad_encoding": 1, "processing": 1})
+    assert sorted(stored(tmp_path / "i")) == [site.url("/news/0")]
+    assert page_rows(tmp_path / "i")[site.url("/news/2")] == ("failed", "processing", None)
