@@ -67,6 +67,18 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("TRACER_CONFIG", raising=False)
 
 
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """click's CliRunner with every model load answered by one stand-in embedder."""
+    from click.testing import CliRunner
+
+    import tracer
+
+    fake = HashEmbedder()
+    monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)
+    return CliRunner()
+
+
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests may only talk to 127.0.0.1: resolving any other host name fails loudly."""

@@ -26,13 +26,6 @@ ARTICLE = "North Korean troops arrived in Kursk region on Tuesday.\nPemerintah I
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    fake = HashEmbedder()
-    monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)
-    return CliRunner()
-
-
-@pytest.fixture
 def sources(tmp_path: Path) -> Path:
     path = tmp_path / "sources.jsonl"
     path.write_text("\n".join(json.dumps(s) for s in SOURCES) + "\n", encoding="utf-8")

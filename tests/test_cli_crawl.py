@@ -11,18 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import index as ix
-import tracer
 from cli import main
-from tests.conftest import HashEmbedder
 from tests.site import Response, Site
 from tests.test_crawl import NOW, paragraphs
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    fake = HashEmbedder()
-    monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)
-    return CliRunner()
 
 
 @pytest.fixture
