@@ -261,6 +261,12 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
     show_default=True,
     help="Refuse articles larger than this.",
 )
+@click.option(
+    "--before",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    default=None,
+    help="The article's own date: ignore sources published after it (YYYY-MM-DD, UTC).",
+)
 @common_options
 @errors_to_exit
 def article_command(
@@ -272,6 +278,7 @@ def article_command(
     threshold: float | None,
     model: str | None,
     max_bytes: int,
+    before: Any,
     verbose: int,
     quiet: bool,
 ) -> None:
@@ -330,12 +337,21 @@ def article_command(
             index=store,
             rule=rule,
             index_info=store.describe(),
-            options=TraceOptions(top_k=top_k),
+            options=TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets()),
             warnings=warnings,
             tracer_version=tracer.__version__,
             sentences=sentences,
         )
     _write_output(report.to_json() if fmt == "json" else render_text(report), output)
+
+
+def _before(value: Any) -> str | None:
+    """click's naive or aware datetime as ISO; a bare date means the end of that day (UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None and (value.hour, value.minute, value.second) == (0, 0, 0):
+        return value.date().isoformat()
+    return value.isoformat()
 
 
 # -- trace index ... ----------------------------------------------------------------------

@@ -277,6 +277,9 @@ class IndexStore:
     def generation(self) -> int:
         return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
+    def outlets(self) -> tuple[str, ...]:
+        return tuple(r[0] for r in self._conn.execute("SELECT DISTINCT outlet FROM documents ORDER BY outlet"))
+
     def describe(self) -> dict[str, object]:
         """What a report says about the index it was traced against."""
         docs, units = self._conn.execute(

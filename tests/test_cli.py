@@ -202,7 +202,7 @@ def test_config_defaults_apply_and_bad_keys_are_named(
     result = runner.invoke(main, ["--config", str(config), str(article)])
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {config}: unknown key article.topk (known in [article]: format, index, max_bytes, model, threshold, top_k)\n"
+        f"Error: {config}: unknown key article.topk (known in [article]: before, format, index, max_bytes, model, threshold, top_k)\n"
     )
 
 

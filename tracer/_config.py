@@ -12,7 +12,7 @@ import platformdirs
 from ._errors import ConfigError
 
 KNOWN_KEYS: dict[str, set[str]] = {
-    "article": {"index", "format", "top_k", "threshold", "model", "max_bytes"},
+    "article": {"index", "format", "top_k", "threshold", "model", "max_bytes", "before"},
     "index.add": {"index", "model", "batch_docs"},
     "index.stats": {"index", "format"},
     "index.build": {"index", "model", "config", "source", "since", "max_articles", "format"},

@@ -56,3 +56,42 @@ def without_credit(sentence: str) -> str:
     if len(rest.split()) < 3:
         return sentence
     return rest[0].upper() + rest[1:]
+
+
+# Credits that name a source inside the sentence, newsroom-added or not.
+_STOP = r"(?=\s+(?:kepada|dalam|di|pada|saat|ketika|seperti|sebagaimana|bahwa|yang)\b|\s*[,.;:!?\"”»]|\s*$)"
+_MENGUTIP = re.compile(rf"(?i:\b(?:mengutip|melansir|mengacu\s+pada)\s+)(?P<name>(?:{_MEDIA}\s+)?{_NAME}){_STOP}")
+_MENURUT = re.compile(rf"(?i:\bmenurut\s+)(?P<name>(?:(?i:laporan|keterangan|pernyataan|data)\s+)?[^,.;:!?\"”»]+?){_STOP}")
+_SPEAKER = re.compile(
+    rf"""(?:^|[,\"”»]\s*|\s)(?i:kata|ujar|ungkap|tutur|jelas|tegas|imbuh|tambah)\s+(?P<name>[^,.;:!?\"”»]+?){_STOP}""",
+    re.VERBOSE,
+)
+_AGENCY = re.compile(
+    rf"(?i:\b(?:kantor\s+berita|media|harian|surat\s+kabar|situs(?:\s+berita)?)(?:\s+{_PLACE})?\s+)(?!{_PLACE}\b)(?P<name>{_NAME})"
+)
+_PRONOUN = re.compile(r"^(?i:dia|ia|mereka|beliau|kami|saya|aku|kita|pihaknya|sumber(?:\s+itu)?)$")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who a sentence says the claim comes from, as written, and what kind of cue said it."""
+
+    stated: str
+    cue: str
+    """``outlet`` (dilansir, dikutip dari, mengutip, media X, kantor berita X), ``speaker``
+    (kata, ujar, ...) or ``either`` (menurut X)."""
+    start: int
+    end: int
+
+
+def find_attribution(sentence: str) -> Attribution | None:
+    """The sentence's credit: a newsroom credit first, then a named outlet, then a speaker."""
+    credit = find_credit(sentence)
+    if credit is not None:
+        return Attribution(credit.stated, "outlet", credit.start, credit.end)
+    for pattern, cue in ((_MENGUTIP, "outlet"), (_AGENCY, "outlet"), (_MENURUT, "either"), (_SPEAKER, "speaker")):
+        m = pattern.search(sentence)
+        if m and m.group("name").strip() and not _PRONOUN.match(m.group("name").strip()):
+            name = m.group("name").strip()
+            return Attribution(name, cue, m.start("name"), m.start("name") + len(name))
+    return None

@@ -3,7 +3,7 @@ that a sentence and the windows that contain it count as one candidate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,10 +87,20 @@ def with_margins(hits: Sequence[tuple[SourceUnit, float]], k: int) -> list[Candi
     return out
 
 
-def find_candidates(index: ReferenceIndex, vectors: np.ndarray, *, k: int, margin_k: int) -> list[list[Candidate]]:
-    """For each query vector, its distinct candidates best first (one faiss search for all)."""
+def find_candidates(
+    index: ReferenceIndex,
+    vectors: np.ndarray,
+    *,
+    k: int,
+    margin_k: int,
+    keep: Callable[[SourceUnit], bool] | None = None,
+) -> list[list[Candidate]]:
+    """For each query vector, its distinct candidates best first (one faiss search for all).
+    ``keep`` drops units before margins are computed (``--before``: sources published later)."""
     scores, ids = index.search(vectors, k)
     units = index.units(ids.ravel().tolist())
+    if keep is not None:
+        units = {i: u for i, u in units.items() if keep(u)}
     result = []
     for row_scores, row_ids in zip(scores, ids, strict=True):
         hits = [(units[int(i)], float(s)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in units]

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._attribution import check as check_attribution
 from ._credits import without_credit
 from ._embed import Embedder
 from ._errors import InputError
+from ._flags import compare
 from ._judge import DecisionRule, Scored
 from ._match import ReferenceIndex, find_candidates
-from ._report import Match, Report, SentenceResult, summarize_sources
+from ._outlets import OutletTable
+from ._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
 from ._segment import Sentence, segment
+from ._types import SourceUnit
 
 SEARCH_K = 24
 """faiss neighbours fetched per sentence: enough distinct candidates for the margin after folding windows."""
+
+
+ALSO_IN_COSINE = 0.02
+"""Another article carries the claim when its passage is this close to the original's cosine."""
 
 
 @dataclass(frozen=True)
 class TraceOptions:
     top_k: int = 3
     search_k: int = SEARCH_K
+    before: str | None = None
+    """ISO date or datetime: sources published later are ignored (the article's own date)."""
+    known_outlets: tuple[str, ...] = ()
+    """The index's outlets, for resolving credits."""
+    outlets: OutletTable | None = None
+    """Alias table for credits; None loads the shipped one."""
 
 
 def to_match(scored: Scored) -> Match:
@@ -44,6 +59,31 @@ def to_match(scored: Scored) -> Match:
 def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, list[Match]]:
     status = "traced" if scored and rule.traced(scored[0]) else "no_source"
     return status, [to_match(s) for s in scored[:top_k]]
+
+
+def carriers(scored: list[Scored], rule: DecisionRule) -> list[Carrier]:
+    """Other indexed articles carrying a traced claim: a passage of another document that the
+    rule would trace too, or that is as close as the original. Oldest first."""
+    best = scored[0]
+    out: dict[str, Carrier] = {}
+    for s in scored[1:]:
+        doc = s.candidate.unit.doc
+        if doc.url == best.candidate.unit.doc.url or doc.url in out:
+            continue
+        if rule.traced(s) or best.candidate.cosine - s.candidate.cosine <= ALSO_IN_COSINE:
+            out[doc.url] = Carrier(doc.url, doc.outlet, doc.lang, doc.title, doc.published, s.candidate.unit.text,
+                                   round(s.confidence, 4))  # fmt: skip
+    return sorted(out.values(), key=lambda c: published_instant(c.published))
+
+
+def published_by(before: str) -> Callable[[SourceUnit], bool]:
+    """Keep units of documents published no later than ``before`` (undated ones are kept)."""
+    limit = published_instant(before if "T" in before else f"{before}T23:59:59+00:00")
+
+    def keep(unit: SourceUnit) -> bool:
+        return unit.doc.published is None or published_instant(unit.doc.published) <= limit
+
+    return keep
 
 
 def query_texts(sentences: list[str]) -> list[str]:
@@ -76,11 +116,18 @@ def trace_text(
     """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
     sentences = sentences if sentences is not None else article_sentences(text, name)
     vectors = embedder.embed(query_texts([s.text for s in sentences]), role="query")
-    per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k)
+    keep = published_by(options.before) if options.before else None
+    per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep)
+    table = options.outlets or OutletTable.load()
     results = []
     for i, (sentence, scored) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
         status, matches = verdict(scored, rule, options.top_k)
-        results.append(SentenceResult(i, sentence.text, sentence.start, sentence.end, status, matches))
+        traced = status == "traced"
+        also_in = carriers(scored, rule) if traced else []
+        flags = compare(sentence.text, matches[0].text, matches[0].lang) if traced else []
+        attribution = check_attribution(sentence.text, traced, scored, also_in, table, options.known_outlets)
+        results.append(SentenceResult(i, sentence.text, sentence.start, sentence.end, status, matches,
+                                      attribution, flags, also_in))  # fmt: skip
     return Report(
         model=embedder.info.to_dict(),
         index=index_info,

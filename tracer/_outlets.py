@@ -1,0 +1,88 @@
+"""Outlet names as written in Indonesian credits, resolved to the outlets tracer knows: the
+alias table (``configs/aliases.toml``, shipped), the outlets of the index, then fuzzy matching
+for garbled names."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from importlib import resources
+from pathlib import Path
+
+from ._errors import ConfigError
+from ._translit import fold
+
+FUZZY = 0.85
+"""Similarity (difflib ratio of normalized names) from which a garbled name counts as an outlet."""
+_MEDIA_WORDS = re.compile(
+    r"^(?:the|media|harian|surat kabar|kantor berita|situs(?: berita)?|stasiun televisi|televisi|portal(?: berita)?|"
+    r"koran|majalah|agensi berita|laman|laporan|keterangan|pernyataan)\s+"
+)
+_TLD = re.compile(r"\s+(?:com|ru|ua|net|org|co|uk|id)(?:\s+(?:com|ru|ua|net|org|co|uk|id))*$")
+
+
+def normalize(name: str) -> str:
+    """casefold, Cyrillic transliterated, punctuation to spaces, "the"/media words and TLDs dropped."""
+    s = re.sub(r"[^\w]+", " ", fold(name)).strip()
+    while True:
+        stripped = _MEDIA_WORDS.sub("", s)
+        if stripped == s:
+            break
+        s = stripped
+    return _TLD.sub("", s).strip()
+
+
+@dataclass(frozen=True)
+class OutletTable:
+    """Normalized alias -> outlet name."""
+
+    aliases: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> OutletTable:
+        path = path or _default_path()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"alias file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"alias file {path} is not valid TOML: {exc}") from None
+        if set(data) - {"outlet"}:
+            raise ConfigError(f"{path}: unknown table [{sorted(set(data) - {'outlet'})[0]}] (known: [[outlet]])")
+        aliases: dict[str, str] = {}
+        for i, entry in enumerate(data.get("outlet", []), start=1):
+            name, names = entry.get("name"), entry.get("aliases", [])
+            if set(entry) - {"name", "aliases"} or not isinstance(name, str) or not isinstance(names, list):
+                raise ConfigError(f"{path}: outlet #{i} needs name = \"...\" and aliases = [...] and nothing else")
+            for alias in [name, *names]:
+                aliases.setdefault(normalize(str(alias)), name)
+        return cls(aliases)
+
+    def resolve(self, stated: str, known: Iterable[str] = ()) -> str | None:
+        """The outlet a credit names, or None. ``known`` are the index's own outlet names."""
+        key = normalize(stated)
+        if not key:
+            return None
+        if key in self.aliases:
+            return self.aliases[key]
+        extra = {normalize(k): k for k in known}
+        if key in extra:
+            return extra[key]
+        pool = {**{a: n for a, n in self.aliases.items() if len(a) >= 4}, **extra}
+        best, score = None, 0.0
+        for alias, name in pool.items():
+            ratio = SequenceMatcher(None, key, alias).ratio()
+            if ratio > score:
+                best, score = name, ratio
+        return best if score >= FUZZY else None
+
+
+def _default_path() -> Path:
+    env = os.environ.get("TRACER_ALIASES")
+    if env:
+        return Path(env)
+    return Path(str(resources.files("tracer.configs").joinpath("aliases.toml")))
