@@ -90,6 +90,41 @@ def test_sourced_sentences_find_their_originals(first_run) -> None:
     assert sentences[6]["matches"][0]["source_sentences"] == [2, 3]
 
 
+def test_the_example_story_slips_are_each_reported_and_nothing_else(first_run) -> None:
+    sentences = json.loads(first_run.stdout)["sentences"]
+    flags = {s["index"]: [(f["kind"], f["article"], f["source"]) for f in s["flags"]] for s in sentences}
+    assert {i: f for i, f in flags.items() if f} == {
+        4: [("name", "Kim Jong-hyun", "Kim Yong-hyun")],  # a minister's name changed
+        5: [("number", "sekitar 20", "more than 20")],  # "more than 20" became "about 20"
+        7: [("name", "Krylo Budanov", "Кирило Буданов")],  # Kyrylo misspelled, across scripts
+        11: [("hedge", "500", "more than 500")],  # the "500 kilometres of passages" sentence
+    }
+    credits = {s["index"]: s["attribution"] for s in sentences if s["attribution"]}
+    # The garbled credit for a RIA/TASS quote: not an outlet tracer knows.
+    assert credits[1]["stated"] == "Russia Elium" and credits[1]["stated_outlet"] is None
+    assert "no outlet tracer knows" in credits[1]["note"]
+    # Credited to The Guardian, carried only by a Daily Express rewrite.
+    assert (credits[12]["stated_outlet"], credits[12]["agrees"]) == ("The Guardian", False)
+    assert "no indexed article of The Guardian carries this claim; nearest: Daily Express" in credits[12]["note"]
+    # Right credits agree; people are not outlets.
+    assert (credits[5]["stated_outlet"], credits[5]["matched_outlet"], credits[5]["agrees"]) == ("Yonhap", "Yonhap", True)
+    assert (credits[9]["stated_outlet"], credits[9]["agrees"]) == ("The Guardian", True)
+    assert (credits[3]["stated"], credits[3]["stated_outlet"], credits[3]["agrees"]) == ("Peskov", None, None)
+    # The Kremlin line is carried by RIA and, 35 minutes later, TASS: RIA is the earliest.
+    assert [(c["outlet"], c["published"]) for c in sentences[3]["also_in"]] == [("TASS", "2024-10-24T13:40:00+03:00")]
+    sources = {s["outlet"]: s["earliest"] for s in json.loads(first_run.stdout)["sources"]}
+    assert sources["RIA Novosti"] is True
+
+
+def test_before_ignores_sources_published_later(env) -> None:
+    result = run("tracer/example/artikel.txt", "--before", "2024-10-31", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    published = [m["published"] for s in report["sentences"] for m in s["matches"] if m["published"]]
+    assert published and all(p[:10] <= "2024-10-31" for p in published)
+    assert {s["outlet"] for s in report["sources"]} == {"Yonhap", "RIA Novosti", "Strana.ua"}
+
+
 def test_unsourced_sentences_are_not_traced(first_run) -> None:
     sentences = json.loads(first_run.stdout)["sentences"]
     assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)

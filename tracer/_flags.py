@@ -61,7 +61,7 @@ _MULTIPLIERS = {
 _QUALIFIERS = {
     "id": {"about": ["sekitar", "kira-kira", "kurang lebih", "lebih kurang", "sekira", "sebanyak sekitar"],
            "over": ["lebih dari", "setidaknya", "sedikitnya", "paling sedikit", "minimal", "di atas"],
-           "under": ["kurang dari", "hampir", "nyaris", "maksimal", "tidak sampai", "hingga mencapai", "mencapai"]},
+           "under": ["kurang dari", "hampir", "nyaris", "maksimal", "tidak sampai", "hingga mencapai"]},
     "en": {"about": ["about", "around", "approximately", "roughly", "some", "an estimated", "estimated"],
            "over": ["more than", "over", "at least", "upwards of", "in excess of", "no fewer than", "no less than"],
            "under": ["less than", "fewer than", "under", "almost", "nearly", "up to", "at most"]},
@@ -77,7 +77,7 @@ _GLOSS = {
     "sebanyak sekitar": "about", "lebih dari": "more than", "setidaknya": "at least", "sedikitnya": "at least",
     "paling sedikit": "at least", "minimal": "at least", "di atas": "above", "kurang dari": "less than",
     "hampir": "almost", "nyaris": "almost", "maksimal": "at most", "tidak sampai": "under",
-    "hingga mencapai": "up to", "mencapai": "reaching",
+    "hingga mencapai": "up to",
 }  # fmt: skip
 
 
@@ -114,9 +114,10 @@ _MULTIPLIER_AFTER = re.compile(r"\s*([^\W\d_]+)\.?", re.UNICODE)
 _SUFFIX_MULTIPLIER = {"bn": 1e9, "m": 1e6, "k": 1e3, "mn": 1e6, "tn": 1e12}
 # Clock times are not quantities ("pukul 3 sore" is "15:00"): left out of the comparison.
 _TIME = re.compile(
-    r"\b\d{1,2}[:.]\d{2}\s*(?:am|pm|a\.m\.|p\.m\.)?|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|"
-    r"(?i:\b(?:pukul|jam)\s+\d{1,2}(?:[.:]\d{2})?(?:\s+(?:pagi|siang|sore|malam|WIB|WITA|WIT))?)|"
-    r"\b\d{1,2}(?:[:.]\d{2})?\s+(?i:утра|вечера|дня|ночи|ранку|вечора|ночі|години|часов|часа)\b|\b\d{1,2}:\d{2}\b",
+    r"\b\d{1,2}:\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\b\d{1,2}\.\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)|"
+    r"\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|"
+    r"(?i:\b(?:pukul|jam)\s+\d{1,2}(?:[.:]\d{2}(?!\d))?(?:\s+(?:pagi|siang|sore|malam|WIB|WITA|WIT))?)|"
+    r"\b\d{1,2}(?:[:.]\d{2}(?!\d))?\s+(?i:утра|вечера|дня|ночи|ранку|вечора|ночі|години|часов|часа)\b",
     re.IGNORECASE,
 )
 

@@ -53,19 +53,10 @@ def skeleton(name: str, lang: str = "ru") -> str:
     return re.sub(r"(.)\1+", r"\1", s)
 
 
-def loose(name: str, lang: str = "ru") -> str:
-    """A coarser skeleton for names that went through Cyrillic: vowels (and j) merged, z/s merged,
-    a final -ng as -n (Chad / Чед, Zaev / Заєв, Gjorge / Георге, Yong / Ён are the same name)."""
-    s = re.sub(r"[aeiouj]+", "a", skeleton(name, lang)).replace("z", "s")
-    return re.sub(r"ng$", "n", s)
-
-
 def same_name(a: str, b: str, lang: str = "ru") -> bool:
     """Equal up to transliteration, or up to a Slavic case ending (Буданов / Буданова)."""
     sa, sb = skeleton(a, lang), skeleton(b, lang)
     if sa == sb:
-        return True
-    if (has_cyrillic(a) or has_cyrillic(b)) and loose(a, lang) == loose(b, lang):
         return True
     short, long_ = sorted((sa, sb), key=len)
     return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 2
