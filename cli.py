@@ -232,10 +232,11 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "text"]),
+    type=click.Choice(["json", "text", "markdown", "html"]),
     default="json",
     show_default=True,
-    help="json: the report (schema_version 1); text: a readable view.",
+    help="json: the report (schema_version 1); text: a terminal view; markdown: for chat and CMS notes; "
+    "html: a self-contained side-by-side page.",
 )
 @click.option(
     "-o",
@@ -292,8 +293,8 @@ def article_command(
     from tracer._article import read_article
     from tracer._judge import rule_for
     from tracer._langid import LanguageDetector, is_indonesian
-    from tracer._report import render_text
     from tracer._trace import TraceOptions, article_sentences, trace_text
+    from tracer._views import render
 
     doc = read_article(article, max_bytes)
     sentences = article_sentences(doc.text, doc.name)
@@ -342,7 +343,7 @@ def article_command(
             tracer_version=tracer.__version__,
             sentences=sentences,
         )
-    _write_output(report.to_json() if fmt == "json" else render_text(report), output)
+    _write_output(render(report, fmt), output)
 
 
 def _before(value: Any) -> str | None:

@@ -1,11 +1,9 @@
-"""The report: a stable JSON document (schema_version "1", see ``report.schema.json``)
-and a human-readable terminal view of the same data."""
+"""The report: a stable JSON document (schema_version "1", see ``report.schema.json``).
+Human-readable views of it live in ``_views``."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import textwrap
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -154,48 +152,3 @@ def summarize_sources(sentences: list[SentenceResult]) -> list[SourceSummary]:
         )
         for m, idx in ordered
     ]
-
-
-def render_text(report: Report, width: int | None = None) -> str:
-    """A terminal view: each Indonesian sentence, its verdict, and the original it came from."""
-    width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
-    out: list[str] = []
-    traced = sum(1 for s in report.sentences if s.status == "traced")
-    out.append(f"{report.article.get('name')}: {traced} of {len(report.sentences)} sentences traced "
-               f"(model {report.model.get('name')}, threshold {report.decision.get('threshold'):.2f})")  # fmt: skip
-    out.extend(f"warning: {w}" for w in report.warnings)
-    out.append("")
-    for s in report.sentences:
-        verdict = "TRACED" if s.status == "traced" else "NO SOURCE"
-        best = s.matches[0] if s.matches else None
-        score = f" {best.score:.2f}" if best else ""
-        out.extend(textwrap.wrap(f"[{s.index}] {verdict}{score}  {s.text}", width, subsequent_indent="    "))
-        if best and s.status == "traced":
-            where = " · ".join(x for x in (best.lang, best.outlet, best.published or "undated") if x)
-            out.extend(
-                textwrap.wrap(f"<- {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       ")
-            )
-            out.append(f"       {best.url}")
-            for c in s.also_in:
-                out.extend(textwrap.wrap(f"also in {c.outlet} ({c.published or 'undated'}) {c.url}", width,
-                                         initial_indent="    ", subsequent_indent="       "))  # fmt: skip
-        elif best:
-            out.extend(textwrap.wrap(f"nearest ({best.outlet}, {best.score:.2f}): {best.text}", width,
-                                     initial_indent="    ", subsequent_indent="       "))  # fmt: skip
-        if s.attribution is not None:
-            a = s.attribution
-            mark = {True: "ok", False: "MISMATCH", None: "?"}[a.agrees]
-            out.extend(textwrap.wrap(f"credit [{mark}]: {a.note}", width, initial_indent="    ",
-                                     subsequent_indent="       "))  # fmt: skip
-        for f in s.flags:
-            out.extend(textwrap.wrap(f"! {f.kind}: {f.note}", width, initial_indent="    ", subsequent_indent="       "))
-        out.append("")
-    if report.sources:
-        out.append("Sources, most used first:")
-        for src in report.sources:
-            sents = ", ".join(str(i) for i in src.sentences)
-            first = ", earliest" if src.earliest else ""
-            out.append(f"  {src.outlet} ({src.lang}, {src.published or 'undated'}{first}) {src.url}  sentences {sents}")
-    else:
-        out.append("No source found for any sentence.")
-    return "\n".join(out) + "\n"

@@ -1,0 +1,237 @@
+"""Views of a report for people: a terminal view, Markdown for chat and CMS notes, and a
+self-contained HTML page (side by side, works offline, readable on a laptop and a phone)."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import textwrap
+
+from ._report import Report, SentenceResult
+
+FORMATS = ("json", "text", "markdown", "html")
+SUFFIX = {"json": ".json", "text": ".txt", "markdown": ".md", "html": ".html"}
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return report.to_json()
+    return {"text": render_text, "markdown": render_markdown, "html": render_html}[fmt](report)
+
+
+def _headline(report: Report) -> str:
+    traced = sum(1 for s in report.sentences if s.status == "traced")
+    return (f"{report.article.get('name')}: {traced} of {len(report.sentences)} sentences traced "
+            f"(model {report.model.get('name')}, threshold {report.decision.get('threshold'):.2f})")  # fmt: skip
+
+
+def render_text(report: Report, width: int | None = None) -> str:
+    """A terminal view: each Indonesian sentence, its verdict, and the original it came from."""
+    width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
+    out: list[str] = []
+    out.append(_headline(report))
+    out.extend(f"warning: {w}" for w in report.warnings)
+    out.append("")
+    for s in report.sentences:
+        verdict = "TRACED" if s.status == "traced" else "NO SOURCE"
+        best = s.matches[0] if s.matches else None
+        score = f" {best.score:.2f}" if best else ""
+        out.extend(textwrap.wrap(f"[{s.index}] {verdict}{score}  {s.text}", width, subsequent_indent="    "))
+        if best and s.status == "traced":
+            where = " · ".join(x for x in (best.lang, best.outlet, best.published or "undated") if x)
+            out.extend(
+                textwrap.wrap(f"<- {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       ")
+            )
+            out.append(f"       {best.url}")
+            for c in s.also_in:
+                out.extend(textwrap.wrap(f"also in {c.outlet} ({c.published or 'undated'}) {c.url}", width,
+                                         initial_indent="    ", subsequent_indent="       "))  # fmt: skip
+        elif best:
+            out.extend(textwrap.wrap(f"nearest ({best.outlet}, {best.score:.2f}): {best.text}", width,
+                                     initial_indent="    ", subsequent_indent="       "))  # fmt: skip
+        if s.attribution is not None:
+            a = s.attribution
+            mark = {True: "ok", False: "MISMATCH", None: "?"}[a.agrees]
+            out.extend(textwrap.wrap(f"credit [{mark}]: {a.note}", width, initial_indent="    ",
+                                     subsequent_indent="       "))  # fmt: skip
+        for f in s.flags:
+            out.extend(textwrap.wrap(f"! {f.kind}: {f.note}", width, initial_indent="    ", subsequent_indent="       "))
+        out.append("")
+    if report.sources:
+        out.append("Sources, most used first:")
+        for src in report.sources:
+            sents = ", ".join(str(i) for i in src.sentences)
+            first = ", earliest" if src.earliest else ""
+            out.append(f"  {src.outlet} ({src.lang}, {src.published or 'undated'}{first}) {src.url}  sentences {sents}")
+    else:
+        out.append("No source found for any sentence.")
+    return "\n".join(out) + "\n"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(report: Report) -> str:
+    """Paste-ready: one block per sentence, originals quoted, flags and credit checks as bullets."""
+    out = [f"### {_md(_headline(report))}", ""]
+    out.extend(f"> warning: {_md(w)}" for w in report.warnings)
+    for s in report.sentences:
+        best = s.matches[0] if s.matches else None
+        verdict = "TRACED" if s.status == "traced" else "NO SOURCE"
+        score = f" {best.score:.2f}" if best else ""
+        out.append(f"**[{s.index}] {verdict}{score}** {_md(s.text)}")
+        if best and s.status == "traced":
+            out.append(f"> {_md(best.text)}  ")
+            out.append(f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'undated')}: <{best.url}>")
+            out.extend(f"- also in {_md(c.outlet)} ({_md(c.published or 'undated')}): <{c.url}>" for c in s.also_in)
+        elif best:
+            out.append(f"- nearest ({_md(best.outlet)}, {best.score:.2f}): {_md(best.text)}")
+        if s.attribution is not None:
+            mark = {True: "credit ok", False: "**credit mismatch**", None: "credit unchecked"}[s.attribution.agrees]
+            out.append(f"- {mark}: {_md(s.attribution.note)}")
+        out.extend(f"- **{f.kind}**: {_md(f.note)}" for f in s.flags)
+        out.append("")
+    if report.sources:
+        out.append("**Sources, most used first**")
+        out.append("")
+        for src in report.sources:
+            first = ", earliest" if src.earliest else ""
+            sents = ", ".join(str(i) for i in src.sentences)
+            out.append(f"- {_md(src.outlet)} ({src.lang}, {_md(src.published or 'undated')}{first}): <{src.url}> "
+                       f"— sentences {sents}")  # fmt: skip
+    else:
+        out.append("No source found for any sentence.")
+    return "\n".join(out) + "\n"
+
+
+def _marked(text: str, spans: list[str]) -> str:
+    """``text`` escaped, with the first occurrence of each span wrapped in <mark>."""
+    ranges = []
+    for span in spans:
+        if not span:
+            continue
+        i = text.find(span)
+        if i >= 0 and not any(a < i + len(span) and i < b for a, b in ranges):
+            ranges.append((i, i + len(span)))
+    out, pos = [], 0
+    for a, b in sorted(ranges):
+        out.append(html.escape(text[pos:a]))
+        out.append(f"<mark>{html.escape(text[a:b])}</mark>")
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+_CSS = """
+:root { --ok: #1f7a3a; --no: #6b7280; --warn: #b45309; --bad: #b91c1c; --line: #e5e7eb; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #111827;
+       overflow-wrap: anywhere; }
+header, main, footer { max-width: 1280px; margin: 0 auto; padding: 12px 16px; }
+h1 { font-size: 1.25rem; margin: 0 0 4px; }
+.meta { color: var(--no); font-size: .9rem; }
+.row { display: grid; grid-template-columns: 3rem 1fr 1fr 14rem 4.5rem; gap: 12px; padding: 10px 0;
+       border-top: 1px solid var(--line); border-left: 4px solid var(--no); padding-left: 8px; }
+.row.traced { border-left-color: var(--ok); }
+.row.flagged { border-left-color: var(--warn); }
+.row.mismatch { border-left-color: var(--bad); }
+.head { font-weight: 600; color: var(--no); border-left-color: transparent; }
+.idx { color: var(--no); }
+.orig { color: #374151; }
+.src a { word-break: break-all; }
+.score { font-variant-numeric: tabular-nums; text-align: right; }
+.verdict { font-size: .75rem; font-weight: 600; text-transform: uppercase; }
+.traced .verdict { color: var(--ok); } .no_source .verdict { color: var(--no); }
+.notes { grid-column: 2 / -1; margin: 0; padding-left: 1.2rem; font-size: .9rem; }
+.notes .flag { color: var(--warn); } .notes .mismatch { color: var(--bad); } .notes .ok { color: var(--ok); }
+mark { background: #fde68a; }
+.nearest { color: var(--no); font-style: italic; }
+@media (max-width: 760px) {
+  .row { grid-template-columns: 2.2rem 1fr; }
+  .head { display: none; }
+  .orig, .src, .score { grid-column: 2; }
+  .score { text-align: left; }
+  .score::before { content: "score "; color: var(--no); }
+  .notes { grid-column: 1 / -1; }
+}
+"""
+
+
+def _row(s: SentenceResult) -> str:
+    best = s.matches[0] if s.matches else None
+    traced = s.status == "traced"
+    classes = ["row", s.status]
+    if s.flags:
+        classes.append("flagged")
+    if s.attribution is not None and s.attribution.agrees is False:
+        classes.append("mismatch")
+    sentence = _marked(s.text, [f.article for f in s.flags])
+    if best and traced:
+        original = _marked(best.text, [f.source for f in s.flags])
+        where = (f'{html.escape(best.outlet)} · {best.lang}<br><a href="{html.escape(best.url)}">'
+                 f'{html.escape(best.title or best.url)}</a><br>{html.escape(best.published or "undated")}')  # fmt: skip
+    elif best:
+        original = f'<span class="nearest">nearest: {html.escape(best.text)}</span>'
+        where = f'<span class="nearest">{html.escape(best.outlet)}</span>'
+    else:
+        original, where = '<span class="nearest">no candidates</span>', ""
+    score = f"{best.score:.2f}" if best else "–"
+    notes = []
+    for c in s.also_in if traced else []:
+        notes.append(f'<li>also in {html.escape(c.outlet)} ({html.escape(c.published or "undated")}) '
+                     f'<a href="{html.escape(c.url)}">{html.escape(c.url)}</a></li>')  # fmt: skip
+    if s.attribution is not None:
+        cls = {True: "ok", False: "mismatch", None: ""}[s.attribution.agrees]
+        notes.append(f'<li class="{cls}">credit: {html.escape(s.attribution.note)}</li>')
+    notes.extend(f'<li class="flag"><b>{html.escape(f.kind)}</b>: {html.escape(f.note)}</li>' for f in s.flags)
+    verdict = "traced" if traced else "no source"
+    return (
+        f'<div class="{" ".join(classes)}" id="s{s.index}"><div class="idx">{s.index}</div>'
+        f'<div class="sent"><div class="verdict">{verdict}</div>{sentence}</div>'
+        f'<div class="orig" lang="{best.lang if best else ""}">{original}</div><div class="src">{where}</div>'
+        f'<div class="score">{score}</div>' + (f'<ul class="notes">{"".join(notes)}</ul>' if notes else "") + "</div>"
+    )
+
+
+def render_html(report: Report) -> str:
+    """One self-contained page: no scripts, no external files, every text escaped."""
+    name = html.escape(str(report.article.get("name")))
+    rows = "\n".join(_row(s) for s in report.sentences)
+    sources = "".join(
+        f'<li>{html.escape(src.outlet)} ({src.lang}, {html.escape(src.published or "undated")}'
+        f'{", earliest" if src.earliest else ""}) <a href="{html.escape(src.url)}">{html.escape(src.url)}</a>'
+        f' — sentences {", ".join(str(i) for i in src.sentences)}</li>'
+        for src in report.sources
+    ) or "<li>No source found for any sentence.</li>"
+    warnings = "".join(f'<p class="meta">warning: {html.escape(w)}</p>' for w in report.warnings)
+    return f"""<!DOCTYPE html>
+<html lang="id">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tracer: {name}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header>
+<h1>{html.escape(_headline(report))}</h1>
+<p class="meta">tracer {html.escape(report.tracer_version)} · index of {report.index.get("documents")} documents ·
+{html.escape(str(report.decision.get("operating_point", "")))}</p>
+{warnings}
+</header>
+<main>
+<div class="row head"><div>#</div><div>Indonesian sentence</div><div>Original</div><div>Outlet, link, date</div><div class="score">Score</div></div>
+{rows}
+</main>
+<footer>
+<h2 style="font-size:1rem">Sources, most used first</h2>
+<ul>{sources}</ul>
+</footer>
+</body>
+</html>
+"""
