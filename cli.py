@@ -96,6 +96,9 @@ def _write_output(text: str, output: Path | None) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent or Path("."))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # like any file the user creates, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, output)
@@ -227,7 +230,7 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
 
 
 @main.command(DEFAULT_COMMAND)
-@click.argument("article", metavar="ARTICLE")
+@click.argument("articles", metavar="ARTICLE...", nargs=-1, required=True)
 @index_option
 @click.option(
     "--format",
@@ -241,9 +244,10 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Write the report to FILE (atomically) instead of stdout.",
+    help="Write the report to FILE (atomically) instead of stdout; with several articles, a DIRECTORY "
+    "that gets one report per article.",
 )
 @click.option(
     "--top-k", type=click.IntRange(1, 20), default=3, show_default=True, help="Candidate originals listed per sentence."
@@ -271,7 +275,7 @@ def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int
 @common_options
 @errors_to_exit
 def article_command(
-    article: str,
+    articles: tuple[str, ...],
     index_dir: Path | None,
     fmt: str,
     output: Path | None,
@@ -283,26 +287,144 @@ def article_command(
     verbose: int,
     quiet: bool,
 ) -> None:
-    """Trace ARTICLE, an Indonesian text file ('-' reads stdin), against the reference index.
+    """Trace ARTICLE, an Indonesian text file ('-' reads stdin, an http(s) URL is fetched and
+    its main text extracted), against the reference index. Several files or a directory of
+    .txt files give one report per article: JSON Lines on stdout, or files in -o DIR.
 
     Each sentence is reported 'traced' with its original (outlet, URL, date, original
-    sentence, confidence) or 'no_source' with the nearest candidates for the editor.
+    sentence, confidence) or 'no_source' with the nearest candidates for the editor; credits
+    are checked and changes in translation (numbers, names, negation, hedges, quotes, dates)
+    flagged.
     """
     _setup_logging(verbose, quiet)
-    import index as ix
-    from tracer._article import read_article
-    from tracer._judge import rule_for
-    from tracer._langid import LanguageDetector, is_indonesian
-    from tracer._trace import TraceOptions, article_sentences, trace_text
-    from tracer._views import render
+    from tqdm import tqdm
 
-    doc = read_article(article, max_bytes)
+    import index as ix
+    from tracer._judge import rule_for
+    from tracer._trace import TraceOptions, trace_text
+    from tracer._views import SUFFIX, render
+
+    inputs, batch = _expand_inputs(articles)
+    if batch and output is None and fmt == "html":
+        raise tracer.InputError("several articles as HTML need -o DIR (one page per article)")
+    if batch and output is not None and output.exists() and not output.is_dir():
+        raise tracer.InputError(f"{output}: several articles need -o to name a directory, not a file")
+    if not batch and output is not None and output.is_dir():
+        raise tracer.InputError(f"{output}: is a directory; give a file name for the report")
+    failures = 0
+    ready: list[tuple[Any, list[Any], list[str]]] = []
+    for source in inputs:
+        try:
+            ready.append(_prepare(source, max_bytes))
+        except TracerError as exc:
+            if not batch:
+                raise
+            failures += 1
+            click.echo(f"Error: {exc}", err=True)
+    if not ready:
+        raise tracer.InputError("none of the articles could be read")
+    path, recorded, embedder = _open_index_for_tracing(index_dir, model)
+    written: set[str] = set()
+    bar = tqdm(total=len(ready), unit="article", desc="tracing", disable=not (batch and _progress_enabled()),
+               file=sys.stderr)  # fmt: skip
+    with bar, ix.IndexStore.open(path) as store, store.snapshot():
+        rule = rule_for(recorded.name).with_threshold(threshold)
+        options = TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets())
+        for doc, sentences, warnings in ready:
+            if not rule.calibrated:
+                warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")
+                log.warning("%s", warnings[-1])
+            report = trace_text(doc.text, name=doc.name, embedder=embedder, index=store, rule=rule,
+                                index_info=store.describe(), options=options, warnings=warnings,
+                                tracer_version=tracer.__version__, sentences=sentences)  # fmt: skip
+            if not batch:
+                _write_output(render(report, fmt), output)
+            elif output is not None:
+                output.mkdir(parents=True, exist_ok=True)
+                _write_output(render(report, fmt), output / _report_name(doc.name, SUFFIX[fmt], written))
+            elif fmt == "json":
+                click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+            else:
+                click.echo(render(report, fmt))
+            bar.update(1)
+    if failures:
+        raise tracer.InputError(f"{failures} of {len(inputs)} articles could not be read (see the errors above)")
+
+
+def _expand_inputs(args: tuple[str, ...]) -> tuple[list[str], bool]:
+    """Files, '-', URLs and directories (their *.txt files, sorted); batch if more than one."""
+    inputs: list[str] = []
+    directory = False
+    for arg in args:
+        p = Path(arg)
+        if arg != "-" and not _is_url(arg) and p.is_dir():
+            directory = True
+            found = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in (".txt", ".md") and f.is_file())
+            if not found:
+                raise tracer.InputError(f"{arg}: directory has no .txt or .md articles")
+            inputs.extend(found)
+        else:
+            inputs.append(arg)
+    if inputs.count("-") > 1:
+        raise tracer.InputError("'-' (standard input) can be given once")
+    return inputs, directory or len(inputs) > 1
+
+
+def _is_url(arg: str) -> bool:
+    return arg.startswith(("http://", "https://"))
+
+
+def _prepare(source: str, max_bytes: int) -> tuple[Any, list[Any], list[str]]:
+    """Read (or fetch) and segment one article, and warn if it is not Indonesian: before any
+    model or index is loaded, so bad input fails fast."""
+    from tracer._article import read_article
+    from tracer._langid import LanguageDetector, is_indonesian
+    from tracer._trace import article_sentences
+
+    doc = _fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
     sentences = article_sentences(doc.text, doc.name)
     warnings = []
     guess = LanguageDetector().detect(doc.text)
     if not is_indonesian(guess):
         warnings.append(f"the article looks like {guess.lang!r}, not Indonesian; matches may be poor")
         log.warning("%s: %s", doc.name, warnings[-1])
+    return doc, sentences, warnings
+
+
+def _fetch_article(url: str, max_bytes: int) -> Any:
+    """An article page the user names: fetched once (no robots.txt: this is not crawling; any
+    address: the user chose it), decoded, main text extracted."""
+    import index as ix
+    from index._charset import decode
+    from tracer._article import article_from_html
+
+    policy = ix.FetchPolicy(max_bytes=max(max_bytes * 20, 5_000_000), retries=2, backoff=0.5)
+    with ix.Fetcher(policy) as fetcher:
+        try:
+            page = fetcher.get(url, kind="html", delay=0.0, allow_private=True, robots=False)
+        except ix.FetchError as exc:
+            raise tracer.InputError(f"cannot fetch {url}: {exc.detail}") from exc
+    text, _ = decode(page.body, page.charset)
+    return article_from_html(text, url, max_bytes)
+
+
+def _report_name(name: str, suffix: str, taken: set[str]) -> str:
+    """A file name for one article's report in -o DIR, unique within the run."""
+    import re
+
+    stem = "stdin" if name == "<stdin>" else Path(name.rstrip("/")).stem if not _is_url(name) else name
+    stem = re.sub(r"[^\w.-]+", "-", stem.split("://", 1)[-1]).strip("-.")[:80] or "article"
+    candidate, n = stem + suffix, 2
+    while candidate in taken:
+        candidate, n = f"{stem}-{n}{suffix}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _open_index_for_tracing(index_dir: Path | None, model: str | None) -> tuple[Path, Any, tracer.Embedder]:
+    """The index to trace against (the example on a first run) and an embedder that fits it."""
+    import index as ix
+
     path, implicit = _resolve_index(index_dir)
     embedder: tracer.Embedder | None = None
     if implicit and not path.exists():
@@ -326,24 +448,7 @@ def article_command(
 
         shutil.rmtree(path)
         _build_example_index(path, f"the example index at {path} was built with another model", embedder)
-    with ix.IndexStore.open(path) as store, store.snapshot():
-        rule = rule_for(recorded.name).with_threshold(threshold)
-        if not rule.calibrated:
-            warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")
-            log.warning("%s", warnings[-1])
-        report = trace_text(
-            doc.text,
-            name=doc.name,
-            embedder=embedder,
-            index=store,
-            rule=rule,
-            index_info=store.describe(),
-            options=TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets()),
-            warnings=warnings,
-            tracer_version=tracer.__version__,
-            sentences=sentences,
-        )
-    _write_output(render(report, fmt), output)
+    return path, recorded, embedder
 
 
 def _before(value: Any) -> str | None:

@@ -209,13 +209,15 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         headers: dict[str, str] | None = None,
+        robots: bool = True,
     ) -> Page:
         """Fetch ``url`` (``kind`` "html" for articles, "feed" for feeds and sitemaps), retrying
         transient failures. Raises :class:`FetchError` with a ``reason`` key."""
         p = self.policy
         for attempt in range(p.retries + 1):
             try:
-                return self._follow(url, kind, delay, allow_private, etag, last_modified, headers=headers)
+                return self._follow(url, kind, delay, allow_private, etag, last_modified, headers=headers,
+                                    check_robots=robots)  # fmt: skip
             except _Transient as exc:
                 if attempt == p.retries:
                     raise FetchError(exc.url, exc.reason, f"{exc.detail} (gave up after {attempt + 1} attempts)") from exc
@@ -284,12 +286,13 @@ class Fetcher:
         *,
         locked: bool = False,
         headers: dict[str, str] | None = None,
+        check_robots: bool = True,
     ) -> Page:
         seen = {url}
         current = url
         for _ in range(self.policy.max_redirects + 1):
             check_url(current, allow_private=allow_private, resolver=self._resolver)
-            if kind != "robots" and not self.allowed(current, delay=delay, allow_private=allow_private):
+            if check_robots and kind != "robots" and not self.allowed(current, delay=delay, allow_private=allow_private):
                 raise FetchError(current, "robots", "disallowed by robots.txt")
             host = self._host(current)
             if locked:

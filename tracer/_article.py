@@ -60,3 +60,18 @@ def read_article(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     return decode(raw, path, max_bytes)
+
+
+def article_from_html(html: str, url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """The headline and main text of an article page (trafilatura), one paragraph per line."""
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                            include_tables=False, favor_precision=True)  # fmt: skip
+    text = (getattr(extracted, "text", None) or "").strip() if extracted is not None else ""
+    if not text:
+        raise InputError(f"{url}: no article text found on the page (is it an article?)")
+    title = (getattr(extracted, "title", None) or "").strip()
+    if title and not text.startswith(title):
+        text = f"{title}\n\n{text}"
+    return decode(text.encode("utf-8"), url, max_bytes)

@@ -131,19 +131,21 @@ _CSS = """
 :root { --ok: #1f7a3a; --no: #6b7280; --warn: #b45309; --bad: #b91c1c; --line: #e5e7eb; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #111827;
-       overflow-wrap: anywhere; }
-header, main, footer { max-width: 1280px; margin: 0 auto; padding: 12px 16px; }
+       overflow-wrap: break-word; }
+.notes a { overflow-wrap: anywhere; }
+header, main, footer { max-width: 1280px; margin: 0 auto; padding: 12px 16px; overflow-x: hidden; }
 h1 { font-size: 1.25rem; margin: 0 0 4px; }
 .meta { color: var(--no); font-size: .9rem; }
 .row { display: grid; grid-template-columns: 3rem 1fr 1fr 14rem 4.5rem; gap: 12px; padding: 10px 0;
        border-top: 1px solid var(--line); border-left: 4px solid var(--no); padding-left: 8px; }
+.row > * { min-width: 0; }
 .row.traced { border-left-color: var(--ok); }
 .row.flagged { border-left-color: var(--warn); }
 .row.mismatch { border-left-color: var(--bad); }
 .head { font-weight: 600; color: var(--no); border-left-color: transparent; }
 .idx { color: var(--no); }
 .orig { color: #374151; }
-.src a { word-break: break-all; }
+.src a { overflow-wrap: break-word; }
 .score { font-variant-numeric: tabular-nums; text-align: right; }
 .verdict { font-size: .75rem; font-weight: 600; text-transform: uppercase; }
 .traced .verdict { color: var(--ok); } .no_source .verdict { color: var(--no); }

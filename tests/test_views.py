@@ -1,0 +1,147 @@
+"""Reports for people and for batches: Markdown, HTML (rendered in headless Chromium when the
+machine has it), several articles at once, and an article fetched from a URL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from tests.site import Site
+
+SOURCES = [
+    {"url": "https://g.example/troops", "outlet": "The Guardian", "lang": "en", "title": "Troops <b>arrive</b>",
+     "published": "2024-11-05", "text": "More than 20 North Korean troops arrived in Kursk on Tuesday. "
+     "The White House called them legitimate targets."},
+    {"url": "https://e.example/copy", "outlet": "Daily Express", "lang": "en", "title": "Copy",
+     "published": "2024-11-06", "text": "Officials said troops arrived in Kursk region on Tuesday night."},
+]  # fmt: skip
+# The stand-in embedder matches shared words, so these "Indonesian" sentences reuse English words.
+ARTICLE = (
+    "Sekitar 20 North Korean troops arrived in Kursk on Tuesday, seperti dilansir The Guardian.\n"
+    'Harga <script>document.title="pwned"</script> naik & turun "tajam".\n'
+)
+
+
+@pytest.fixture
+def index(runner: CliRunner, tmp_path: Path) -> Path:
+    src = tmp_path / "sources.jsonl"
+    src.write_text("\n".join(json.dumps(s) for s in SOURCES) + "\n", encoding="utf-8")
+    path = tmp_path / "index"
+    assert runner.invoke(main, ["index", "add", "--index", str(path), str(src)]).exit_code == 0
+    return path
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    path = tmp_path / "artikel.txt"
+    path.write_text(ARTICLE, encoding="utf-8")
+    return path
+
+
+def test_markdown_view(runner: CliRunner, index: Path, article: Path) -> None:
+    result = runner.invoke(main, ["--index", str(index), str(article), "--format", "markdown", "--threshold", "0.01"])
+    assert result.exit_code == 0, result.stderr
+    md = result.stdout
+    assert md.startswith(f"### {str(article).replace('_', chr(92) + '_')}: ")
+    assert "> — The Guardian, en, 2024-11-05: <https://g.example/troops>" in md
+    assert "- credit ok: credits The Guardian, which carries the claim" in md
+    assert "\\<script\\>" in md  # Markdown-special characters are escaped
+
+
+def test_html_view_is_self_contained_and_escaped(runner: CliRunner, index: Path, article: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = runner.invoke(main, ["--index", str(index), str(article), "--format", "html", "-o", str(out),
+                                  "--threshold", "0.01"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert "Troops &lt;b&gt;arrive&lt;/b&gt;" in page  # source titles are escaped too
+    assert "src=" not in page and "<link" not in page and "@import" not in page  # nothing loaded from outside
+    assert page.count('class="row ') == 2 + 1  # two sentences and the header row
+    assert "<mark>Sekitar 20</mark>" in page and "<mark>More than 20</mark>" in page  # the flagged spans
+
+
+def test_several_articles_give_json_lines_and_bad_ones_are_reported(
+    runner: CliRunner, index: Path, article: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "dua.txt"
+    other.write_text("Troops arrived in Kursk region on Tuesday night, officials said.\n", encoding="utf-8")
+    empty = tmp_path / "kosong.txt"
+    empty.write_text("", encoding="utf-8")
+    result = runner.invoke(main, ["--index", str(index), str(article), str(other), str(empty)])
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["article"]["name"] for line in lines] == [str(article), str(other)]
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        f"Error: {empty}: the file is empty",
+        "Error: 1 of 3 articles could not be read (see the errors above)",
+    ]
+
+
+def test_a_directory_with_o_dir_writes_one_report_per_article(
+    runner: CliRunner, index: Path, article: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(article, folder / "satu.txt")
+    shutil.copy(article, folder / "dua.txt")
+    (folder / "notes.pdf").write_bytes(b"%PDF")
+    out = tmp_path / "reports"
+    result = runner.invoke(main, ["--index", str(index), str(folder), "--format", "markdown", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dua.md", "satu.md"]
+    result = runner.invoke(main, ["--index", str(index), str(folder), "--format", "html"])
+    assert (result.exit_code, result.stderr) == (2, "Error: several articles as HTML need -o DIR (one page per article)\n")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    s = Site()
+    yield s
+    s.close()
+
+
+def test_an_article_url_is_fetched_and_extracted(runner: CliRunner, index: Path, site: Site) -> None:
+    site.article("/berita/1", "Tentara Korea Utara tiba di Kursk",
+                 ["Sekitar 20 North Korean troops arrived in Kursk on Tuesday, seperti dilansir The Guardian.",
+                  "The White House called them legitimate targets, kata juru bicara."])  # fmt: skip
+    result = runner.invoke(main, ["--index", str(index), site.url("/berita/1")])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["article"]["name"] == site.url("/berita/1")
+    assert [s["text"] for s in report["sentences"]] == [
+        "Tentara Korea Utara tiba di Kursk",
+        "Sekitar 20 North Korean troops arrived in Kursk on Tuesday, seperti dilansir The Guardian.",
+        "The White House called them legitimate targets, kata juru bicara.",
+    ]
+    assert site.requests_to("/robots.txt") == []  # one page the user asked for is not crawling
+    result = runner.invoke(main, ["--index", str(index), site.url("/missing")])
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot fetch {site.url('/missing')}: HTTP 404\n")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium)")
+def test_html_renders_in_headless_chromium(runner: CliRunner, index: Path, article: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    args = ["--index", str(index), str(article), "--format", "html", "-o", str(out), "--threshold", "0.01"]
+    assert runner.invoke(main, args).exit_code == 0
+    base = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*base, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert "<title>tracer: " in dom and "pwned" not in dom.split("<title>")[1].split("</title>")[0]
+    assert dom.count('class="row ') == 3 and "credits The Guardian, which carries the claim" in dom
+    for width in (1280, 390):  # laptop and phone
+        shot = tmp_path / f"shot-{width}.png"
+        subprocess.run([*base, f"--screenshot={shot}", f"--window-size={width},900", out.as_uri()],
+                       capture_output=True, timeout=120, check=True)  # fmt: skip
+        header = shot.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == width
