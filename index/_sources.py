@@ -7,12 +7,12 @@ errors, so the line of a bad value is looked up in the text.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from tracer import ConfigError
+from tracer._config import read_toml
 
 from ._documents import SOURCE_LANGS
 from ._fetch import FetchPolicy
@@ -158,16 +158,7 @@ def _article(names: str) -> str:
 
 def load_sources(path: Path | None = None) -> CrawlConfig:
     path = path or shipped_sources()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"sources file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read sources file {path}: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    text, data = read_toml(path, "sources file")
     r = _Reader(path, text)
     unknown = set(data) - {"crawler", "source"}
     if unknown:

@@ -348,7 +348,7 @@ def test_sources_file_errors_name_the_key_and_line(tmp_path: Path) -> None:
     )
     assert error(good + 'deny = ["(unclosed"]\n').startswith(f"{config}, line 6: source 'a': deny has an invalid regular")
     assert error("[crawler]\nretries = -1\n" + good) == f"{config}, line 2: crawler.retries must be positive, got -1"
-    assert error("[[source]]\nname = 'x'\n = 1\n").startswith(f"{config}: not valid TOML")
+    assert error("[[source]]\nname = 'x'\n = 1\n").startswith(f"sources file {config} is not valid TOML")
 
 
 def test_shipped_sources_are_valid() -> None:

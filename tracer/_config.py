@@ -33,14 +33,22 @@ def default_config_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def read_toml(path: Path, what: str) -> tuple[str, dict[str, object]]:
+    """The text and data of a TOML file; a missing or malformed file is a ConfigError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
 def load_config(path: Path) -> dict[str, object]:
     """A click ``default_map``; unknown tables or keys are errors that name the key and the file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    _, data = read_toml(path, "config file")
     default_map: dict[str, object] = {}
     for section, values in data.items():
         if section == "index" and isinstance(values, dict):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from importlib import resources
 from pathlib import Path
 
+from ._config import read_toml
 from ._errors import ConfigError
 from ._translit import fold
 
@@ -45,12 +45,7 @@ class OutletTable:
     @classmethod
     def load(cls, path: Path | None = None) -> OutletTable:
         path = path or _default_path()
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"alias file {path} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"alias file {path} is not valid TOML: {exc}") from None
+        _, data = read_toml(path, "alias file")
         if set(data) - {"outlet"}:
             raise ConfigError(f"{path}: unknown table [{sorted(set(data) - {'outlet'})[0]}] (known: [[outlet]])")
         aliases: dict[str, str] = {}
