@@ -782,10 +782,16 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
     help="Which documents' sentences to score (the rule was fitted on 'calib').",
 )
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the calibrated threshold.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the precision/recall curve of the traced/no_source decision as an SVG image.",
+)
 @common_options
 @errors_to_exit
 def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, split: str,
-                 threshold: float | None, verbose: int, quiet: bool) -> None:  # fmt: skip
+                 threshold: float | None, plot: Path | None, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Measure tracing on parallel data, as JSON on stdout.
 
     DATA is an NTREX-format TSV (top-1, MRR@10, wrong-source and abstention rates overall and
@@ -793,7 +799,7 @@ def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, s
     Tatoeba files (standard top-1 accuracy of nearest-neighbour search in both directions).
     """
     _setup_logging(verbose, quiet)
-    from tracer._evaluate import score_by_lang, tatoeba_accuracy
+    from tracer._evaluate import pr_curve, score_by_lang, tatoeba_accuracy
     from tracer._judge import rule_for
 
     if data.is_dir():
@@ -802,11 +808,26 @@ def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, s
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
 
+    if plot is not None and plot.suffix.lower() != ".svg":
+        raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
     outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
     chosen = [o for o in outcomes if split == "all" or o.query.split == split]
     rule = rule_for(name).with_threshold(threshold)
     result = {"model": name, "split": split, "decision": rule.describe(), **score_by_lang(chosen, rule)}
+    curves = {"overall": pr_curve(chosen, rule)}
+    for lang in result["per_lang"]:  # type: ignore[attr-defined]
+        curves[lang] = pr_curve([o for o in chosen if o.query.source_lang in (lang, None)], rule)
+    result["curve"] = curves
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if plot is not None:
+        from tracer._plot import pr_svg
+
+        operating = {}
+        for key in curves:
+            subset = chosen if key == "overall" else [o for o in chosen if o.query.source_lang in (key, None)]
+            point = pr_curve(subset, rule, [rule.threshold])[0]
+            operating[key] = (point["recall"], point["precision"])
+        _write_output(pr_svg(curves, operating, f"{name}: traced/no_source on {data.name} ({split})"), plot)
 
 
 # -- trace model ... -------------------------------------------------------------------------

@@ -292,3 +292,29 @@ def test_unwritable_output_is_one_error_line(runner: CliRunner, built: Path, art
     assert result.stderr.endswith(
         f"\nError: cannot write {tmp_path / 'no' / 'such' / 'r.json'}: No such file or directory\n"
     )
+
+
+def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, tmp_path: Path) -> None:
+    import csv
+    from xml.etree import ElementTree
+
+    data = tmp_path / "parallel.tsv"
+    with data.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["doc_id", "eng", "ind", "rus", "ukr"])
+        for d in range(12):
+            for k in range(3):
+                text = f"Report {d} line {k} says troops {d * 7 + k} crossed river number {d}."
+                w.writerow([f"doc{d}", text, text, text, text])
+    plot = tmp_path / "pr.svg"
+    result = runner.invoke(main, ["eval", str(data), "--split", "all", "--plot", str(plot)])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    curve = report["curve"]["overall"]
+    assert [p["threshold"] for p in curve][:3] == [0.0, 0.02, 0.04] and curve[-1]["threshold"] == 1.0
+    assert set(report["curve"]) == {"overall", *report["per_lang"]}
+    svg = ElementTree.parse(plot).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == len(report["curve"])
+    bad = runner.invoke(main, ["eval", str(data), "--plot", str(tmp_path / "pr.png")])
+    assert (bad.exit_code, bad.stderr) == (2, f"Error: --plot {tmp_path / 'pr.png'}: plots are written as SVG; name the file *.svg\n")

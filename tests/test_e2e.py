@@ -202,3 +202,12 @@ def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) ->
     assert overall["wrong_pick"] <= 0.01
     assert min(per_lang[lang]["top1"] for lang in ("en", "ru", "uk")) >= 0.83
     assert min(per_lang[lang]["top1_any"] for lang in ("en", "ru", "uk")) >= 0.94
+    # The precision/recall curve agrees with the scores at the operating threshold and moves one way.
+    from tracer._evaluate import pr_curve
+
+    rule = rule_for(real_embedder.info.name)
+    (at,) = pr_curve(test, rule, [rule.threshold])
+    assert (at["recall"], at["wrong_source"]) == (overall["top1"], overall["wrong_source"])
+    curve = pr_curve(test, rule)
+    assert [p["recall"] for p in curve] == sorted((p["recall"] for p in curve), reverse=True)
+    assert [p["wrong_source"] for p in curve] == sorted((p["wrong_source"] for p in curve), reverse=True)

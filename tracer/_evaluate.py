@@ -407,3 +407,27 @@ def tatoeba_accuracy(embedder: Embedder, directory: Path) -> dict[str, object]:
         result[pair] = {"n": len(xs), "to_eng": round(to_eng, 4), "from_eng": round(from_eng, 4),
                         "mean": round((to_eng + from_eng) / 2, 4)}  # fmt: skip
     return result
+
+
+def pr_curve(
+    outcomes: Sequence[Outcome], rule: DecisionRule, thresholds: Sequence[float] | None = None
+) -> list[dict[str, float]]:
+    """The traced/no_source decision at every threshold from 0 to 1: precision (traced sentences
+    whose original is right), recall (sourced sentences traced to the right original) and the
+    wrong-source rate on unsourced sentences. The same scoring as ``score``, one threshold at a time."""
+    decided = decide(outcomes, rule)
+    conf = np.array([s[0].confidence if s else 0.0 for _, s in decided])
+    sourced = np.array([o.gold is not None for o, _ in decided], dtype=bool)
+    correct = np.array([bool(s) and o.covers_gold(s[0].candidate) for o, s in decided], dtype=bool)
+    n_s, n_u = max(int(sourced.sum()), 1), max(int((~sourced).sum()), 1)
+    curve = []
+    for t in thresholds if thresholds is not None else [i / 50 for i in range(51)]:
+        traced = conf >= t
+        right = traced & correct
+        curve.append({
+            "threshold": round(t, 4),
+            "precision": round(float(right.sum() / traced.sum()), 4) if traced.any() else 1.0,
+            "recall": round(float(right[sourced].sum() / n_s), 4),
+            "wrong_source": round(float(traced[~sourced].sum() / n_u), 4),
+        })  # fmt: skip
+    return curve
