@@ -311,11 +311,14 @@ def article_command(
         raise tracer.InputError(f"{output}: several articles need -o to name a directory, not a file")
     if not batch and output is not None and output.is_dir():
         raise tracer.InputError(f"{output}: is a directory; give a file name for the report")
+    from tracer._langid import LanguageDetector
+
     failures = 0
+    detector = LanguageDetector()  # loading its model takes most of a second: once per run
     ready: list[tuple[Any, list[Any], list[str]]] = []
     for source in inputs:
         try:
-            ready.append(_prepare(source, max_bytes))
+            ready.append(_prepare(source, max_bytes, detector))
         except TracerError as exc:
             if not batch:
                 raise
@@ -374,17 +377,17 @@ def _is_url(arg: str) -> bool:
     return arg.startswith(("http://", "https://"))
 
 
-def _prepare(source: str, max_bytes: int) -> tuple[Any, list[Any], list[str]]:
+def _prepare(source: str, max_bytes: int, detector: Any) -> tuple[Any, list[Any], list[str]]:
     """Read (or fetch) and segment one article, and warn if it is not Indonesian: before any
     model or index is loaded, so bad input fails fast."""
     from tracer._article import read_article
-    from tracer._langid import LanguageDetector, is_indonesian
+    from tracer._langid import is_indonesian
     from tracer._trace import article_sentences
 
     doc = _fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
     sentences = article_sentences(doc.text, doc.name)
     warnings = []
-    guess = LanguageDetector().detect(doc.text)
+    guess = detector.detect(doc.text)
     if not is_indonesian(guess):
         warnings.append(f"the article looks like {guess.lang!r}, not Indonesian; matches may be poor")
         log.warning("%s: %s", doc.name, warnings[-1])
