@@ -330,6 +330,7 @@ class IndexStore:
         return {
             **self.describe(),
             "model": self.model.to_dict(),
+            "passage_backend": self.manifest.get("passage_backend", "torch"),
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
             "last_run": self.last_run(),

@@ -211,3 +211,16 @@ def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) ->
     curve = pr_curve(test, rule)
     assert [p["recall"] for p in curve] == sorted((p["recall"] for p in curve), reverse=True)
     assert [p["wrong_source"] for p in curve] == sorted((p["wrong_source"] for p in curve), reverse=True)
+
+
+def test_an_index_built_with_int8_passages_still_finds_every_original(env, tmp_path: Path) -> None:
+    index = tmp_path / "int8"
+    add = run("index", "add", "--index", str(index), "--backend", "onnx-int8", "tracer/example/sources.jsonl", env=env)
+    assert add.returncode == 0, add.stderr
+    report = json.loads(run("--index", str(index), "tracer/example/artikel.txt", env=env).stdout)
+    sentences = report["sentences"]
+    for i, (outlets, _) in SOURCED.items():
+        assert sentences[i]["matches"][0]["outlet"] in outlets, i
+    assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)
+    stats = json.loads(run("index", "stats", "--index", str(index), "--format", "json", env=env).stdout)
+    assert stats["passage_backend"] == "onnx-int8"

@@ -13,10 +13,10 @@ from ._errors import ConfigError
 
 KNOWN_KEYS: dict[str, set[str]] = {
     "article": {"index", "format", "top_k", "threshold", "model", "max_bytes", "before"},
-    "index.add": {"index", "model", "batch_docs"},
+    "index.add": {"index", "model", "batch_docs", "backend"},
     "index.stats": {"index", "format"},
-    "index.build": {"index", "model", "config", "source", "since", "max_articles", "format"},
-    "index.refresh": {"index", "config", "source", "since", "max_articles", "format"},
+    "index.build": {"index", "model", "config", "source", "since", "max_articles", "format", "backend"},
+    "index.refresh": {"index", "config", "source", "since", "max_articles", "format", "backend"},
 }
 
 

@@ -104,6 +104,11 @@ class SentenceTransformerEmbedder:
     def info(self) -> ModelInfo:
         return self._info
 
+    @property
+    def model(self) -> object:
+        """The loaded sentence-transformers model (for exporting it to another backend)."""
+        return self._model
+
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._info.dim), dtype=np.float32)

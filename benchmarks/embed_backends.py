@@ -1,0 +1,64 @@
+"""Embedding backends for index building, side by side in one run: throughput of the default
+model in torch float32 and as int8 ONNX, agreement of their vectors, and what int8 passages
+(articles still traced in float32) do to tracing quality on the NTREX protocol test half.
+
+    python benchmarks/embed_backends.py [--sentences 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NTREX = ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=600)
+    args = parser.parse_args()
+
+    from tracer import load_embedder
+    from tracer._evaluate import read_parallel_tsv, run_protocol, score_by_lang
+    from tracer._judge import rule_for
+    from tracer._onnx import int8_embedder
+
+    docs = read_parallel_tsv(NTREX)
+    texts = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")][: args.sentences]
+    base = load_embedder()
+    t = time.perf_counter()
+    split = int8_embedder(base)
+    prepare = time.perf_counter() - t
+    rows = []
+    vectors = {}
+    for name, emb in (("torch float32", base), ("ONNX int8", split._passage)):
+        emb.embed(texts[:32], role="passage")  # warm up
+        t = time.perf_counter()
+        vectors[name] = emb.embed(texts, role="passage")
+        rows.append((name, len(texts) / (time.perf_counter() - t)))
+    cos = (vectors["torch float32"] * vectors["ONNX int8"]).sum(axis=1)
+    print(f"{len(texts)} NTREX sentences (en/ru/uk), batch 32, {os.cpu_count()} cores; "
+          f"int8 ONNX model ready in {prepare:.1f} s (exported on first use, then cached)")  # fmt: skip
+    for name, rate in rows:
+        print(f"  {name:<14} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x")
+    print(f"  cosine int8 vs float32: mean {cos.mean():.4f}, min {cos.min():.4f}")
+    rule = rule_for(base.info.name)
+    print("\nNTREX protocol, test half (passages embedded by the backend, articles by torch float32):")
+    for name, emb in (("torch float32", base), ("ONNX int8", split)):
+        with tempfile.TemporaryDirectory() as tmp:
+            outcomes = run_protocol(docs, emb, Path(tmp) / "index")
+        result = score_by_lang([o for o in outcomes if o.query.split == "test"], rule)
+        o, per = result["overall"], result["per_lang"]
+        langs = "/".join(f"{per[x]['top1']:.3f}" for x in ("en", "ru", "uk"))  # type: ignore[index]
+        print(f"  {name:<14} top-1 traced {o['top1']:.3f} ({langs}), best candidate right {o['top1_any']:.3f}, "
+              f"wrong-source {o['wrong_source']:.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
