@@ -307,6 +307,8 @@ class Crawler:
             )
         except FetchError as exc:
             return exc
+        except Exception as exc:  # a bug or an odd page must cost one URL, never the run
+            return FetchError(link.url, "error", f"{type(exc).__name__}: {exc}")
 
     # -- per page ---------------------------------------------------------------------------------
 

@@ -185,7 +185,6 @@ class Fetcher:
         self._resolver = resolver
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
-        self.requests = 0
 
     def close(self) -> None:
         if self._owns_client:
@@ -328,7 +327,6 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         started = self._clock()
-        self.requests += 1
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 return self._read(url, kind, response, started)
