@@ -27,7 +27,7 @@ from tracer import Embedder, InputError
 from tracer._langid import LanguageDetector
 
 from ._charset import decode
-from ._discover import Link, parse_date, parse_listing
+from ._discover import Link, Listing, parse_date, parse_listing
 from ._documents import Document
 from ._extract import document_from_html
 from ._fetch import Fetcher, FetchError, Page
@@ -148,7 +148,7 @@ def discover(source: Source, fetcher: Fetcher, counts: SourceCounts, since: date
     return links
 
 
-def _listing(source: Source, fetcher: Fetcher, url: str, counts: SourceCounts):  # type: ignore[no-untyped-def]
+def _listing(source: Source, fetcher: Fetcher, url: str, counts: SourceCounts) -> Listing | None:
     try:
         page = fetcher.get(url, kind="feed", delay=source.delay, allow_private=source.allow_private)
         return parse_listing(page.body, page.url)

@@ -145,3 +145,22 @@ def test_html_renders_in_headless_chromium(runner: CliRunner, index: Path, artic
                        capture_output=True, timeout=120, check=True)  # fmt: skip
         header = shot.read_bytes()[:24]
         assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == width
+
+
+def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index: Path, tmp_path: Path) -> None:
+    article = tmp_path / "kredit.txt"
+    article.write_text(
+        "The White House called them legitimate targets, seperti dilansir Reuters.\n"
+        "The White House called them legitimate targets, dikutip dari Daily Express.\n"
+        "The White House called them legitimate targets, seperti dilansir Guardian.\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["--index", str(index), str(article), "--threshold", "0.01"])
+    assert result.exit_code == 0, result.stderr
+    credits = [(s["attribution"]["stated_outlet"], s["attribution"]["agrees"], s["attribution"]["note"])
+               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+    assert credits == [
+        ("Reuters", None, "credits Reuters, which is not in the index; the claim was found in The Guardian"),
+        ("Daily Express", False, "credits Daily Express, but the claim was found in The Guardian, not in Daily Express"),
+        ("The Guardian", True, "credits The Guardian, which carries the claim"),
+    ]

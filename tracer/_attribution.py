@@ -38,6 +38,9 @@ def check(
                                f"credits {found.stated!r}, which is no outlet tracer knows; the claim comes from {matched}")  # fmt: skip
         if stated in carriers:
             return Attribution(found.stated, stated, matched, True, f"credits {stated}, which carries the claim")
+        if stated not in known:
+            return Attribution(found.stated, stated, matched, None,
+                               f"credits {stated}, which is not in the index; the claim was found in {matched}")  # fmt: skip
         return Attribution(found.stated, stated, matched, False,
                            f"credits {stated}, but the claim was found in {matched}, not in {stated}")  # fmt: skip
     nearest = f"; nearest: {best.outlet}" if best is not None else ""

@@ -1,0 +1,116 @@
+"""faiss index types at index sizes tracer does not reach with the example: exact flat search
+(what tracer uses today) against HNSW and IVF-PQ with exact re-ranking, on one machine in one
+run: recall@10 and recall@1 against flat, query time for a 20-sentence article, build time,
+and RAM per vector (the serialized index; "re-rank from stored" reads the candidates' float32
+vectors from storage, which tracer already keeps in SQLite, so they cost no RAM).
+
+    python benchmarks/vector_index.py [--size 1000000] [--queries 200]
+
+The vectors: the default model's embeddings of NTREX's English, Russian and Ukrainian
+sentences, plus synthetic vectors made by mixing two real ones and adding noise (so the set
+keeps the shape of real sentence embeddings); queries are NTREX's Indonesian sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NTREX = ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
+
+
+def synthetic(real, n: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, real.shape[1]), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        a = real[rng.integers(0, len(real), m)]
+        b = real[rng.integers(0, len(real), m)]
+        w = rng.uniform(0.55, 0.95, (m, 1)).astype(np.float32)
+        v = w * a + (1 - w) * b + rng.normal(0, 0.02, (m, real.shape[1])).astype(np.float32)
+        out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+
+    import faiss
+    import numpy as np
+
+    from tracer import load_embedder
+    from tracer._evaluate import read_parallel_tsv
+
+    faiss.omp_set_num_threads(2)
+    docs = read_parallel_tsv(NTREX)
+    embedder = load_embedder()
+    passages = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")]
+    queries = [seg["id"] for d in docs for seg in d.segments][: args.queries]
+    real = embedder.embed(passages, role="passage")
+    q = embedder.embed(queries, role="query")
+    xb = np.vstack([real, synthetic(real, args.size - len(real))])
+    d = xb.shape[1]
+    print(f"{len(xb):,} vectors of dim {d} ({len(real):,} real), {len(q)} queries, faiss {faiss.__version__}, 2 threads")
+
+    flat = faiss.IndexFlatIP(d)
+    flat.add(xb)
+    t = time.perf_counter()
+    _, truth = flat.search(q, 10)
+    flat_ms = (time.perf_counter() - t) / len(q) * 20 * 1000
+    print(f"{'index':<34}{'build s':>9}{'recall@1':>10}{'recall@10':>11}{'ms / 20 sentences':>19}{'bytes/vector':>14}")
+    print(f"{'Flat (exact, tracer today)':<34}{0:>9.0f}{1:>10.3f}{1:>11.3f}{flat_ms:>19.1f}{d * 4:>14}")
+    del flat
+
+    sample = xb[np.random.default_rng(1).choice(len(xb), min(len(xb), 100_000), replace=False)]
+    nlist = 2048 if len(xb) >= 1_000_000 else 1024
+    configs = [
+        ("HNSW32 (efSearch 64)", "HNSW32", {"efSearch": 64}),
+        ("HNSW32 (efSearch 128)", None, {"efSearch": 128}),
+        (f"IVF{nlist},PQ48 + exact re-rank", f"IVF{nlist},PQ48,RFlat", {"nprobe": 32, "k_factor": 8}),
+        (f"IVF{nlist},PQ48, re-rank from stored", f"IVF{nlist},PQ48", {"nprobe": 32, "rerank": 80}),
+    ]
+    index = None
+    for label, factory, params in configs:
+        t = time.perf_counter()
+        if factory is not None:
+            index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
+            if not index.is_trained:
+                index.train(sample)
+            index.add(xb)
+        build = time.perf_counter() - t
+        assert index is not None
+        base = faiss.downcast_index(index.base_index) if "RFlat" in (factory or "") else index
+        if "efSearch" in params:
+            faiss.downcast_index(index).hnsw.efSearch = params["efSearch"]
+        if "nprobe" in params:
+            faiss.extract_index_ivf(base).nprobe = params["nprobe"]
+        if "k_factor" in params:
+            faiss.downcast_index(index).k_factor = params["k_factor"]
+        t = time.perf_counter()
+        if "rerank" in params:
+            # PQ codes in RAM; the candidates re-ranked exactly with their stored float32 vectors
+            # (tracer keeps them in SQLite), so RAM holds only the codes.
+            _, cand = index.search(q, params["rerank"])
+            exact = np.einsum("qd,qkd->qk", q, xb[cand])
+            found = np.take_along_axis(cand, np.argsort(-exact, axis=1)[:, :10], axis=1)
+        else:
+            _, found = index.search(q, 10)
+        ms = (time.perf_counter() - t) / len(q) * 20 * 1000
+        r1 = float(np.mean(found[:, 0] == truth[:, 0]))
+        r10 = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]))
+        size = faiss.serialize_index(index).nbytes if factory else None
+        per = f"{size / len(xb):.0f}" if size else "same"
+        print(f"{label:<34}{build:>9.0f}{r1:>10.3f}{r10:>11.3f}{ms:>19.1f}{per:>14}")
+
+
+if __name__ == "__main__":
+    main()
