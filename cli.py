@@ -140,7 +140,7 @@ class DefaultGroup(click.Group):
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(
-            "Usage: trace [--config FILE] [OPTIONS] ARTICLE\n       trace [--config FILE] COMMAND [ARGS]...\n"
+            "Usage: trace [--config FILE] [OPTIONS] ARTICLE...\n       trace [--config FILE] COMMAND [ARGS]...\n"
         )
 
 
@@ -158,7 +158,11 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
     \b
     trace article.txt                 trace an article (JSON report on stdout)
-    trace article.txt --format text   the same as a readable view
+    trace article.txt --format text   the same as a readable view (also markdown, html)
+    trace a.txt b.txt   (or DIR/)     several articles: JSON Lines, or -o DIR
+    trace https://...                 fetch an Indonesian article page and trace it
+    trace index build                 crawl the outlets of configs/sources.toml
+    trace index refresh               only new or changed articles (cron)
     trace index add sources.jsonl     add source documents to the index
     trace index stats                 what the index holds
 

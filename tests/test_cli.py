@@ -221,7 +221,7 @@ def test_help_explains_both_forms(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
     assert result.stdout.startswith(
-        "Usage: trace [--config FILE] [OPTIONS] ARTICLE\n       trace [--config FILE] COMMAND [ARGS]...\n"
+        "Usage: trace [--config FILE] [OPTIONS] ARTICLE...\n       trace [--config FILE] COMMAND [ARGS]...\n"
     )
     article_help = runner.invoke(main, ["article", "--help"]).stdout
     assert "--threshold FLOAT RANGE" in article_help
