@@ -245,15 +245,16 @@ def _record_backend(store: Any, backend: str) -> None:
         store.update_manifest(passage_backend=backend if recorded in (None, backend) else "mixed")
 
 
-def _add(path: Path, docs: list[Any], embedder: tracer.Embedder, batch_docs: int = 64, example: bool = False,
-         backend: str = "torch") -> Any:  # fmt: skip
+def _add(path: Path, docs: Any, embedder: tracer.Embedder, batch_docs: int = 64, example: bool = False,
+         backend: str = "torch", total: int | None = None) -> Any:  # fmt: skip
     """Index ``docs`` under the write lock, with a progress bar on a terminal."""
     from tqdm import tqdm
 
     import index as ix
 
     manifest = {**ix.manifest_for(embedder), **({"example": True} if example else {})}
-    bar = tqdm(total=len(docs), unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
+    total = len(docs) if total is None else total
+    bar = tqdm(total=total, unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
     with bar, ix.IndexStore.create(path, manifest) as store, store.write_lock():
         if store.manifest.get("example") and not example:
             store.update_manifest(example=False)  # now holds the user's documents: never rebuild it
@@ -550,12 +551,14 @@ def index_add(
     html = [f for f in files if f.suffix.lower() in (".html", ".htm")]
     if url and len(html) != 1:
         raise tracer.InputError(f"--url names one page, but {len(html)} HTML files were given")
-    docs: list[ix.Document] = []
-    for f in files:
-        if f in html:
-            docs.append(ix.read_html(f, url=url, outlet=outlet, lang=lang))
-        else:
-            docs.extend(ix.read_jsonl(f))
+    import itertools
+
+    # Every file is checked whole before anything is stored; JSONL is then streamed (a first
+    # pass validates without keeping documents, the second feeds batches to the index).
+    pages = [ix.read_html(f, url=url, outlet=outlet, lang=lang) for f in html]
+    jsonl = [f for f in files if f not in html]
+    total = len(pages) + sum(ix.check_jsonl(f) for f in jsonl)
+    docs = itertools.chain(pages, *(ix.iter_jsonl(f) for f in jsonl))
     path, _ = _resolve_index(index_dir)
     if ix.IndexStore.exists(path):
         with ix.IndexStore.open(path) as existing:
@@ -565,7 +568,8 @@ def index_add(
             prompts = None
     else:
         name, prompts = model or tracer.DEFAULT_MODEL, None
-    summary = _add(path, docs, _passage_embedder(_load_embedder(name, prompts), backend), batch_docs, backend=backend)
+    summary = _add(path, docs, _passage_embedder(_load_embedder(name, prompts), backend), batch_docs, backend=backend,
+                   total=total)  # fmt: skip
     for empty in summary.empty:
         log.warning("%s: no sentences found in its text", empty)
     if not quiet:

@@ -2,7 +2,15 @@
 and the crawler that builds and refreshes it from the configured outlets."""
 
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
-from ._documents import SOURCE_LANGS, Document, document_from_record, parse_published, read_jsonl
+from ._documents import (
+    SOURCE_LANGS,
+    Document,
+    check_jsonl,
+    document_from_record,
+    iter_jsonl,
+    parse_published,
+    read_jsonl,
+)
 from ._extract import document_from_html, read_html
 from ._fetch import Fetcher, FetchError, FetchPolicy, Page
 from ._ingest import WINDOW, AddSummary, add_documents, content_sha256, manifest_for, units_for
@@ -25,9 +33,11 @@ __all__ = [
     "Page",
     "Source",
     "add_documents",
+    "check_jsonl",
     "content_sha256",
     "document_from_html",
     "document_from_record",
+    "iter_jsonl",
     "load_sources",
     "manifest_for",
     "parse_published",

@@ -4,6 +4,7 @@ before anything is stored, so a bad file adds nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -67,26 +68,38 @@ def document_from_record(record: object) -> Document:
     return Document(meta=meta, text=record["text"])
 
 
-def read_jsonl(path: Path) -> list[Document]:
-    """All documents of a JSONL file, or an :class:`InputError` naming every bad line (up to five)."""
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a UTF-8 file, read as a stream (bounded memory for any file size)."""
     try:
-        raw = path.read_bytes()
+        fh = path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, expected a .jsonl or .html file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); JSONL must be UTF-8"
-        ) from None
-    docs: list[Document] = []
+    with fh:
+        offset = 0
+        for number, raw in enumerate(fh, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw, offset = raw[3:], 3
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {offset + exc.start}); JSONL must be UTF-8"
+                ) from None
+            offset += len(raw)
+            yield number, line
+
+
+def check_jsonl(path: Path) -> int:
+    """Validate every line of a JSONL file without keeping its documents; the number of documents,
+    or an :class:`InputError` naming every bad line (up to five)."""
     errors: list[str] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(content.splitlines(), start=1):
+    count = 0
+    for number, line in _lines(path):
         if not line.strip():
             continue
         try:
@@ -101,7 +114,7 @@ def read_jsonl(path: Path) -> list[Document]:
             errors.append(f"line {number}: url {doc.meta.url} already given on line {seen[doc.meta.url]}")
             continue
         seen[doc.meta.url] = number
-        docs.append(doc)
+        count += 1
     if errors:
         more = f"; and {len(errors) - _MAX_REPORTED} more" if len(errors) > _MAX_REPORTED else ""
         raise InputError(
@@ -109,6 +122,19 @@ def read_jsonl(path: Path) -> list[Document]:
             + "; ".join(errors[:_MAX_REPORTED])
             + more
         )
-    if not docs:
+    if not count:
         raise InputError(f"{path}: no documents (the file is empty)")
-    return docs
+    return count
+
+
+def iter_jsonl(path: Path) -> Iterator[Document]:
+    """The documents of a file that :func:`check_jsonl` accepted, one at a time."""
+    for _, line in _lines(path):
+        if line.strip():
+            yield document_from_record(json.loads(line))
+
+
+def read_jsonl(path: Path) -> list[Document]:
+    """All documents of a JSONL file, validated whole first (small files: the example, tests)."""
+    check_jsonl(path)
+    return list(iter_jsonl(path))

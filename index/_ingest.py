@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -76,17 +77,18 @@ def manifest_for(embedder: Embedder, window: int = WINDOW) -> dict[str, object]:
 
 def add_documents(
     store: IndexStore,
-    docs: Sequence[Document],
+    docs: Iterable[Document],
     embedder: Embedder,
     *,
     batch_docs: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> AddSummary:
-    """Store ``docs`` (replacing same-URL documents) in batches, each one atomic."""
+    """Store ``docs`` (replacing same-URL documents) in batches, each one atomic. ``docs`` is
+    consumed one batch at a time, so memory stays bounded however many there are."""
     summary = AddSummary()
     window = int(store.manifest.get("window", WINDOW))  # type: ignore[call-overload]
-    for start in range(0, len(docs), batch_docs):
-        batch = docs[start : start + batch_docs]
+    stream = iter(docs)
+    while batch := list(islice(stream, batch_docs)):
         known = store.content_hashes(d.meta.url for d in batch)
         pending: list[tuple[Document, str, list[tuple[int, int, int, int, str]]]] = []
         for doc in batch:

@@ -197,3 +197,42 @@ def test_vector_file_is_published_once_per_run(tmp_path: Path, hash_embedder: Ha
     assert len(writes) == 1
     assert sorted(p.name for p in tmp_path.glob("vectors-*")) == ["vectors-5.faiss"]
     assert consistent(tmp_path) == (10, 10)
+
+
+def test_add_documents_consumes_its_input_one_batch_at_a_time(tmp_path: Path, hash_embedder: HashEmbedder) -> None:
+    pulled = 0
+
+    def stream():  # type: ignore[no-untyped-def]
+        nonlocal pulled
+        for i in range(10):
+            pulled += 1
+            yield doc(f"https://s.example/{i}", f"Sentence number {i} of the stream. And one more line.")
+
+    seen_at_write: list[int] = []
+    with IndexStore.create(tmp_path / "i", ix.manifest_for(hash_embedder)) as store, store.write_lock():
+        real = store.write_batch
+
+        def spy(docs):  # type: ignore[no-untyped-def]
+            seen_at_write.append(pulled)
+            return real(docs)
+
+        store.write_batch = spy  # type: ignore[method-assign]
+        summary = ix.add_documents(store, stream(), hash_embedder, batch_docs=4)
+    assert seen_at_write == [4, 8, 10]  # never more than one batch read ahead
+    assert summary.added == 10
+
+
+def test_jsonl_is_checked_whole_then_streamed(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(1000):
+            fh.write(json.dumps({"url": f"https://b.example/{i}", "outlet": "B", "lang": "en", "text": f"Text {i}."}) + "\n")
+    assert ix.check_jsonl(path) == 1000
+    stream = ix.iter_jsonl(path)
+    assert next(stream).meta.url == "https://b.example/0"  # a generator, not a list
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("{broken\n")
+    with pytest.raises(ix._documents.InputError, match="line 1001: not valid JSON"):
+        ix.check_jsonl(path)
