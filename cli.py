@@ -334,6 +334,7 @@ def article_command(
 
     import index as ix
     from tracer._judge import rule_for
+    from tracer._outlets import OutletTable
     from tracer._trace import TraceOptions, trace_text
     from tracer._views import SUFFIX, render
 
@@ -365,7 +366,8 @@ def article_command(
                file=sys.stderr)  # fmt: skip
     with bar, ix.IndexStore.open(path) as store, store.snapshot():
         rule = rule_for(recorded.name).with_threshold(threshold)
-        options = TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets())
+        outlets = OutletTable.load()  # parsed once per run, not once per article
+        options = TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets(), outlets=outlets)
         for doc, sentences, warnings in ready:
             if not rule.calibrated:
                 warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")

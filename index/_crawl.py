@@ -24,10 +24,11 @@ from urllib.parse import urlencode
 import numpy as np
 
 from tracer import Embedder, InputError
+from tracer._dates import parse_instant
 from tracer._langid import LanguageDetector
 
 from ._charset import decode
-from ._discover import Link, Listing, parse_date, parse_listing
+from ._discover import Link, Listing, parse_listing
 from ._documents import Document
 from ._extract import document_from_html
 from ._fetch import Fetcher, FetchError, Page
@@ -255,9 +256,7 @@ class Crawler:
             except Exception as exc:  # one bad page must never stop a run: record it, go on
                 log.warning("%s: could not be processed (%s: %s)", job.link.url, type(exc).__name__, exc)
                 self.summary.sources[job.source.name].failed["processing"] += 1
-                base = job.state or PageState(url=job.link.url, source=job.source.name, outlet=job.source.outlet,
-                                              status="failed")  # fmt: skip
-                item = replace(base, status="failed", reason="processing", failures=base.failures + 1, checked_at="")
+                item = _failed(job, "processing")
             if isinstance(item, _Ready):
                 ready.append(item)
             elif item is not None:
@@ -292,7 +291,7 @@ class Crawler:
         """The page, the error, or None when its listing says it has not changed since our last visit."""
         state, link, source = job.state, job.link, job.source
         if state is not None and state.status in _DONE and link.modified is not None:
-            checked = parse_date(state.checked_at)
+            checked = parse_instant(state.checked_at)
             if checked is not None and link.modified <= checked:
                 return None
         known = state is not None and state.status in _DONE
@@ -325,7 +324,7 @@ class Crawler:
                 return None
             counts.failed[outcome.reason] += 1
             log.warning("%s", outcome)
-            return replace(base, status="failed", reason=outcome.reason, failures=base.failures + 1, checked_at="")
+            return _failed(job, outcome.reason)
         page = outcome
         if page.status == 304:
             counts.unchanged += 1
@@ -430,7 +429,7 @@ class Crawler:
                 headers={"api-key": os.environ[api.key_env]},  # a header keeps the key out of URLs and logs
             )
             results = json.loads(page.body)["response"]["results"]
-            return [Link(r["webUrl"], parse_date(r.get("webPublicationDate"))) for r in results if r.get("webUrl")]
+            return [Link(r["webUrl"], parse_instant(r.get("webPublicationDate"))) for r in results if r.get("webUrl")]
         except FetchError as exc:
             counts.failed[f"api_{exc.reason}"] += 1
             log.warning("%s: Guardian API not read: %s", source.name, exc)
@@ -438,6 +437,12 @@ class Crawler:
             counts.failed["api_malformed"] += 1
             log.warning("%s: Guardian API answered something unexpected (%s)", source.name, exc)
         return []
+
+
+def _failed(job: _Job, reason: str) -> PageState:
+    """The page's state after a failure: counted, so it is retried a bounded number of runs."""
+    base = job.state or PageState(url=job.link.url, source=job.source.name, outlet=job.source.outlet, status="new")
+    return replace(base, status="failed", reason=reason, failures=base.failures + 1, checked_at="")
 
 
 def _body_text(doc: Document) -> str:

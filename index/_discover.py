@@ -10,12 +10,12 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
 from tracer import InputError
+from tracer._dates import parse_instant
 
 MAX_XML_BYTES = 50_000_000
 """Cap on a decompressed sitemap (the sitemap protocol allows 50 MB)."""
@@ -35,21 +35,6 @@ class Listing:
 
     links: list[Link]
     sitemaps: list[Link]
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """RFC 822 (RSS) or W3C/ISO 8601 (Atom, sitemaps) to an aware datetime; junk gives None."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _local(tag: object) -> str:
@@ -106,7 +91,7 @@ def parse_listing(body: bytes, base_url: str) -> Listing:
             if url:
                 # pubDate is the publication date: an updated article keeps it, so it says nothing
                 # about modification.
-                links.append(Link(urljoin(base_url, url), parse_date(_child_text(item, "pubdate", "date"))))
+                links.append(Link(urljoin(base_url, url), parse_instant(_child_text(item, "pubdate", "date"))))
     elif kind == "feed":
         for entry in root:
             if _local(entry.tag) != "entry":
@@ -117,8 +102,8 @@ def parse_listing(body: bytes, base_url: str) -> Listing:
                     href = link.get("href")
                     break
             if href:
-                published = parse_date(_child_text(entry, "published"))
-                modified = parse_date(_child_text(entry, "updated"))
+                published = parse_instant(_child_text(entry, "published"))
+                modified = parse_instant(_child_text(entry, "updated"))
                 links.append(Link(urljoin(base_url, href), published or modified, modified or published))
     elif kind in ("urlset", "sitemapindex"):
         target = links if kind == "urlset" else sitemaps
@@ -128,8 +113,8 @@ def parse_listing(body: bytes, base_url: str) -> Listing:
             loc = _child_text(entry, "loc")
             if not loc:
                 continue
-            modified = parse_date(_child_text(entry, "lastmod"))
-            published = parse_date(_descendant_text(entry, "publication_date"))
+            modified = parse_instant(_child_text(entry, "lastmod"))
+            published = parse_instant(_descendant_text(entry, "publication_date"))
             target.append(Link(urljoin(base_url, loc), published or modified, modified or published))
     else:
         raise InputError(f"not a feed or sitemap (root element <{kind}>)")

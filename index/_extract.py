@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tracer import InputError, SourceDoc
+from tracer._article import extract_page
 from tracer._langid import LanguageDetector
 
 from ._documents import SOURCE_LANGS, Document, parse_published
@@ -48,16 +49,7 @@ def document_from_html(
     With ``canonical``, the page's canonical URL (same site only: a cross-site canonical would
     credit another outlet) replaces ``url``, so one article under several URLs is one document.
     ``published`` (a feed's date, which carries the time) overrides the page's own date."""
-    import trafilatura
-
-    extracted = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        favor_precision=True,
-    )
+    extracted = extract_page(html, url)
     text = _clean((getattr(extracted, "text", None) or "").strip()) if extracted is not None else ""
     if not text:
         raise InputError(f"{name}: no article text found in the HTML (is it an article page?)")

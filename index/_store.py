@@ -28,6 +28,7 @@ import faiss
 import numpy as np
 
 from tracer import ModelInfo, ReferenceIndexError, SourceDoc, SourceUnit
+from tracer._dates import parse_instant
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ class IndexStore:
         newest: dict[tuple[str, str], str] = {}
         for outlet, lang, published in self._conn.execute("SELECT outlet, lang, published FROM documents"):
             key = (outlet, lang)
-            if published and (key not in newest or _instant(published) > _instant(newest[key])):
+            if published and (key not in newest or _latest(published) > _latest(newest[key])):
                 newest[key] = published  # compared as instants: sources give different time zones
         crawl: dict[str, tuple[str | None, int]] = {}
         with contextlib.suppress(sqlite3.OperationalError):  # an index from before crawling existed
@@ -671,13 +672,9 @@ class IndexStore:
         )
 
 
-def _instant(value: str) -> datetime:
-    """A stored date or datetime as an aware instant (dates count as midnight UTC)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _latest(value: str) -> datetime:
+    """Sort key for stored dates, compared as instants; unreadable ones sort first."""
+    return parse_instant(value) or datetime.min.replace(tzinfo=UTC)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._errors import InputError
 
@@ -62,12 +63,19 @@ def read_article(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     return decode(raw, path, max_bytes)
 
 
-def article_from_html(html: str, url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
-    """The headline and main text of an article page (trafilatura), one paragraph per line."""
+def extract_page(html: bytes | str, url: str | None) -> Any:
+    """trafilatura's main text and metadata of a page, with the options used for every page
+    tracer reads (source pages and Indonesian articles alike)."""
     import trafilatura
 
-    extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                            include_tables=False, favor_precision=True)  # fmt: skip
+    return trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+    )
+
+
+def article_from_html(html: str, url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """The headline and main text of an article page (trafilatura), one paragraph per line."""
+    extracted = extract_page(html, url)
     text = (getattr(extracted, "text", None) or "").strip() if extracted is not None else ""
     if not text:
         raise InputError(f"{url}: no article text found on the page (is it an article?)")

@@ -122,6 +122,14 @@ _TIME = re.compile(
 )
 
 
+def _times_multiplier(text: str, end: int, value: float, lang: str) -> tuple[float, int]:
+    """A number followed by "ribu" / "thousand" / "тысяч" / "млн": its value and span end."""
+    after = _MULTIPLIER_AFTER.match(text, end)
+    if after and after.group(1).lower() in _MULTIPLIERS[lang]:
+        return value * _MULTIPLIERS[lang][after.group(1).lower()], after.end()
+    return value, end
+
+
 def times(text: str) -> set[tuple[int, int]]:
     return {(m.start(), m.end()) for m in _TIME.finditer(text)}
 
@@ -142,10 +150,8 @@ def numbers(text: str, lang: str, skip: set[tuple[int, int]]) -> list[_Number]:
             if suffix not in _SUFFIX_MULTIPLIER:
                 continue  # "7am", "5km", "3rd": not a bare quantity
             value *= _SUFFIX_MULTIPLIER[suffix]
-        after = None if suffix else _MULTIPLIER_AFTER.match(text, end)
-        if after and after.group(1).lower() in _MULTIPLIERS[lang]:
-            value *= _MULTIPLIERS[lang][after.group(1).lower()]
-            end = after.end()
+        if not suffix:
+            value, end = _times_multiplier(text, end, value, lang)
         found.append((m.start(), end, value))
     words = _WORDS[lang]
     if lang == "id":
@@ -161,10 +167,7 @@ def numbers(text: str, lang: str, skip: set[tuple[int, int]]) -> list[_Number]:
         word = m.group().lower()
         if word in words and not any(a <= m.start() < b for a, b in covered):
             value, end = float(words[word]), m.end()
-            after = _MULTIPLIER_AFTER.match(text, end)
-            if after and after.group(1).lower() in _MULTIPLIERS[lang]:
-                value *= _MULTIPLIERS[lang][after.group(1).lower()]
-                end = after.end()
+            value, end = _times_multiplier(text, end, value, lang)
             found.append((m.start(), end, value))
     out = []
     for start, end, value in sorted(found):

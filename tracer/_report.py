@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from ._dates import parse_instant
 from ._flags import Flag
 
 SCHEMA_VERSION = "1"
@@ -107,13 +108,7 @@ class Report:
 
 def published_instant(published: str | None) -> datetime:
     """Sort key for publication dates; undated sorts last."""
-    if not published:
-        return datetime.max.replace(tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(published)
-    except ValueError:
-        return datetime.max.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_instant(published) or datetime.max.replace(tzinfo=UTC)
 
 
 def earliest_url(sentence: SentenceResult) -> str | None:
