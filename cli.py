@@ -474,6 +474,8 @@ def _open_index_for_tracing(index_dir: Path | None, model: str | None) -> tuple[
             f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
             f"drop --model or use an index built with {model!r}"
         )
+    if embedder is None:
+        embedder = _fast_embedder(recorded)
     if embedder is None or not embedder.info.compatible_with(recorded):
         embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
     if not embedder.info.compatible_with(recorded):
@@ -486,7 +488,27 @@ def _open_index_for_tracing(index_dir: Path | None, model: str | None) -> tuple[
 
         shutil.rmtree(path)
         _build_example_index(path, f"the example index at {path} was built with another model", embedder)
+    _export_for_next_time(embedder)
     return path, recorded, embedder
+
+
+def _fast_embedder(recorded: tracer.ModelInfo) -> tracer.Embedder | None:
+    """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
+    from tracer._onnx import exported_embedder
+
+    return exported_embedder(recorded)
+
+
+def _export_for_next_time(embedder: tracer.Embedder) -> None:
+    """Export a model loaded through torch so the next `trace` starts fast; best effort."""
+    from tracer._onnx import available, ensure_export
+
+    if not available() or not isinstance(embedder, tracer.SentenceTransformerEmbedder):
+        return
+    try:
+        ensure_export(embedder, _say)  # type: ignore[arg-type]
+    except tracer.ModelError as exc:
+        log.warning("%s; tracing goes on through torch", exc)
 
 
 def _before(value: Any) -> str | None:
@@ -730,7 +752,7 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
     click.echo(f"segmenter {stats['segmenter']}, windows of up to {stats['window']} sentences, "
                f"passages embedded with {stats['passage_backend']}")  # fmt: skip
     click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
-               f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk")  # type: ignore[call-overload]  # fmt: skip
+               f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk, vector index {stats['vector_index']}")  # type: ignore[call-overload]  # fmt: skip
     run = stats.get("last_run")
     if run:
         click.echo(f"last run  {run['command']} finished {run['finished']}")  # type: ignore[index]
@@ -747,8 +769,9 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
 # -- trace calibrate / eval -----------------------------------------------------------------
 
 
-def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, langs: str) -> tuple[list[Any], str]:
-    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocol
+def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int,
+                       langs: str) -> tuple[list[Any], str]:  # fmt: skip
+    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
 
     wanted = tuple(x.strip() for x in langs.split(",") if x.strip())
     bad = [x for x in wanted if x not in ("en", "ru", "uk")]
@@ -757,14 +780,18 @@ def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, langs: 
     docs = read_parallel_tsv(data)
     embedder = _load_embedder(model)
     with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
-        _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents")
-        outcomes = run_protocol(docs, embedder, Path(tmp) / "index", Protocol(langs=wanted, absent=absent, seed=seed))
+        _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
+             f"{runs} run(s) from seed {seed}")  # fmt: skip
+        outcomes = run_protocols(docs, embedder, Path(tmp), Protocol(langs=wanted, absent=absent, seed=seed), runs)
     return outcomes, embedder.info.name
 
 
 def protocol_options(func: F) -> F:
     func = click.option("--langs", default="en,ru,uk", show_default=True, help="Source languages to index.")(func)
-    func = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the document plan.")(func)
+    func = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the first run's document plan.")(func)
+    func = click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True,
+                        help="Protocol runs (seeds SEED, SEED+1, ...): each leaves out other documents, indexes "
+                        "other languages and composes other articles.")(func)  # fmt: skip
     func = click.option("--absent", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
                         help="Share of documents left out of the index.")(func)  # fmt: skip
     func = click.option("--model", default=tracer.DEFAULT_MODEL, show_default=True, help="Embedding model.")(func)
@@ -792,7 +819,7 @@ def protocol_options(func: F) -> F:
 @click.option("--generic", is_flag=True, help="Also refit the generic rule used for uncalibrated models.")
 @common_options
 @errors_to_exit
-def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: str, max_wrong_source: float,
+def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, max_wrong_source: float,
                       output: Path | None, generic: bool, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Fit the traced/no_source decision for a model on parallel data (NTREX format), using
     only the calibration half of its documents; `trace eval` reports on the other half."""
@@ -806,9 +833,10 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
         rules = payload["rules"]
     except (OSError, ValueError, KeyError) as exc:
         raise tracer.InputError(f"{target} is not a tracer calibration file ({exc}); choose another --output") from exc
-    outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
+    outcomes, name = _protocol_outcomes(data, model, absent, seed, runs, langs)
     calib = [o for o in outcomes if o.query.split == "calib"]
-    note = f" ({data.name}, calibration half, seed {seed}, {absent:.0%} of documents absent)"
+    seeds = f"seed {seed}" if runs == 1 else f"{runs} runs, seeds {seed}-{seed + runs - 1}"
+    note = f" ({data.name}, calibration half, {seeds}, {absent:.0%} of documents absent)"
     k = Protocol().margin_k
     _, rules[name] = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
     if generic:
@@ -838,7 +866,7 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, langs: s
 )
 @common_options
 @errors_to_exit
-def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, split: str,
+def eval_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, split: str,
                  threshold: float | None, plot: Path | None, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Measure tracing on parallel data, as JSON on stdout.
 
@@ -858,7 +886,7 @@ def eval_command(data: Path, model: str, absent: float, seed: int, langs: str, s
 
     if plot is not None and plot.suffix.lower() != ".svg":
         raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
-    outcomes, name = _protocol_outcomes(data, model, absent, seed, langs)
+    outcomes, name = _protocol_outcomes(data, model, absent, seed, runs, langs)
     chosen = [o for o in outcomes if split == "all" or o.query.split == split]
     rule = rule_for(name).with_threshold(threshold)
     result = {"model": name, "split": split, "decision": rule.describe(), **score_by_lang(chosen, rule)}

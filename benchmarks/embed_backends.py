@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from tracer import load_embedder
-    from tracer._evaluate import read_parallel_tsv, run_protocol, score_by_lang
+    from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
     from tracer._judge import rule_for
     from tracer._onnx import int8_embedder
 
@@ -37,7 +37,7 @@ def main() -> None:
     prepare = time.perf_counter() - t
     rows = []
     vectors = {}
-    for name, emb in (("torch float32", base), ("ONNX int8", split._passage)):
+    for name, emb in (("torch float32", base), ("ONNX int8", split.passage)):
         emb.embed(texts[:32], role="passage")  # warm up
         t = time.perf_counter()
         vectors[name] = emb.embed(texts, role="passage")
@@ -49,10 +49,10 @@ def main() -> None:
         print(f"  {name:<14} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x")
     print(f"  cosine int8 vs float32: mean {cos.mean():.4f}, min {cos.min():.4f}")
     rule = rule_for(base.info.name)
-    print("\nNTREX protocol, test half (passages embedded by the backend, articles by torch float32):")
+    print("\nNTREX protocol, test half, 3 runs (passages embedded by the backend, articles by torch float32):")
     for name, emb in (("torch float32", base), ("ONNX int8", split)):
         with tempfile.TemporaryDirectory() as tmp:
-            outcomes = run_protocol(docs, emb, Path(tmp) / "index")
+            outcomes = run_protocols(docs, emb, Path(tmp), runs=3)
         result = score_by_lang([o for o in outcomes if o.query.split == "test"], rule)
         o, per = result["overall"], result["per_lang"]
         langs = "/".join(f"{per[x]['top1']:.3f}" for x in ("en", "ru", "uk"))  # type: ignore[index]

@@ -1,10 +1,14 @@
 """faiss index types at index sizes tracer does not reach with the example: exact flat search
-(what tracer uses today) against HNSW and IVF-PQ with exact re-ranking, on one machine in one
-run: recall@10 and recall@1 against flat, query time for a 20-sentence article, build time,
-and RAM per vector (the serialized index; "re-rank from stored" reads the candidates' float32
-vectors from storage, which tracer already keeps in SQLite, so they cost no RAM).
+against HNSW and IVF-PQ with exact re-ranking, on one machine in one run: recall@10 and
+recall@1 against exact search, query time for a 20-sentence article, build time, and RAM per
+vector (the serialized index; "re-rank from stored" reads the candidates' float32 vectors from
+storage, which tracer already keeps in SQLite, so they cost no RAM). The last row is the index
+tracer itself chooses at that size (index/_vectors.py).
 
     python benchmarks/vector_index.py [--size 1000000] [--queries 200]
+
+Past 2M vectors only exact search and tracer's choice run: HNSW and RFlat would hold another
+copy of every float32 vector (15 GB at 10M) and this machine has 24 GB.
 
 The vectors: the default model's embeddings of NTREX's English, Russian and Ukrainian
 sentences, plus synthetic vectors made by mixing two real ones and adding noise (so the set
@@ -24,11 +28,13 @@ NTREX = ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
 
 
 def synthetic(real, n: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    """``real`` followed by ``n - len(real)`` synthetic vectors, in one array (no copies: 15 GB at 10M)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     out = np.empty((n, real.shape[1]), dtype=np.float32)
-    for start in range(0, n, 100_000):
+    out[: len(real)] = real
+    for start in range(len(real), n, 100_000):
         m = min(100_000, n - start)
         a = real[rng.integers(0, len(real), m)]
         b = real[rng.integers(0, len(real), m)]
@@ -47,45 +53,53 @@ def main() -> None:
     import faiss
     import numpy as np
 
+    from index import _vectors
     from tracer import load_embedder
     from tracer._evaluate import read_parallel_tsv
 
     faiss.omp_set_num_threads(2)
+    rng = np.random.default_rng(2)
     docs = read_parallel_tsv(NTREX)
     embedder = load_embedder()
     passages = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")]
     queries = [seg["id"] for d in docs for seg in d.segments][: args.queries]
     real = embedder.embed(passages, role="passage")
     q = embedder.embed(queries, role="query")
-    xb = np.vstack([real, synthetic(real, args.size - len(real))])
+    xb = synthetic(real, args.size)
     d = xb.shape[1]
     print(f"{len(xb):,} vectors of dim {d} ({len(real):,} real), {len(q)} queries, faiss {faiss.__version__}, 2 threads")
 
-    flat = faiss.IndexFlatIP(d)
-    flat.add(xb)
     t = time.perf_counter()
-    _, truth = flat.search(q, 10)
+    _, truth = faiss.knn(q, xb, 10, metric=faiss.METRIC_INNER_PRODUCT)  # exact, no copy of xb
     flat_ms = (time.perf_counter() - t) / len(q) * 20 * 1000
-    print(f"{'index':<34}{'build s':>9}{'recall@1':>10}{'recall@10':>11}{'ms / 20 sentences':>19}{'bytes/vector':>14}")
-    print(f"{'Flat (exact, tracer today)':<34}{0:>9.0f}{1:>10.3f}{1:>11.3f}{flat_ms:>19.1f}{d * 4:>14}")
-    del flat
+    print(f"{'index':<38}{'build s':>9}{'recall@1':>10}{'recall@10':>11}{'ms / 20 sentences':>19}{'bytes/vector':>14}")
+    print(f"{'Flat (exact)':<38}{0:>9.0f}{1:>10.3f}{1:>11.3f}{flat_ms:>19.1f}{d * 4:>14}")
 
     sample = xb[np.random.default_rng(1).choice(len(xb), min(len(xb), 100_000), replace=False)]
     nlist = 2048 if len(xb) >= 1_000_000 else 1024
+    chosen = _vectors.factory_for(len(xb), d)
     configs = [
         ("HNSW32 (efSearch 64)", "HNSW32", {"efSearch": 64}),
         ("HNSW32 (efSearch 128)", None, {"efSearch": 128}),
         (f"IVF{nlist},PQ48 + exact re-rank", f"IVF{nlist},PQ48,RFlat", {"nprobe": 32, "k_factor": 8}),
         (f"IVF{nlist},PQ48, re-rank from stored", f"IVF{nlist},PQ48", {"nprobe": 32, "rerank": 80}),
     ]
+    if len(xb) > 2_000_000:
+        configs = []
+    if chosen != _vectors.FLAT:
+        train_size = min(len(xb), 64 * _vectors.nlist_for(len(xb)))  # as index/_store.py trains it
+        configs.append((f"tracer's choice: {chosen} + re-rank", chosen,
+                        {"nprobe": _vectors.NPROBE, "rerank": _vectors.RERANK, "train": train_size}))  # fmt: skip
     index = None
     for label, factory, params in configs:
         t = time.perf_counter()
         if factory is not None:
             index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
             if not index.is_trained:
-                index.train(sample)
-            index.add(xb)
+                n_train = params.get("train")
+                index.train(sample if n_train is None else xb[np.sort(rng.choice(len(xb), n_train, replace=False))])
+            for start in range(0, len(xb), 1_000_000):
+                index.add(xb[start : start + 1_000_000])
         build = time.perf_counter() - t
         assert index is not None
         base = faiss.downcast_index(index.base_index) if "RFlat" in (factory or "") else index
@@ -109,7 +123,7 @@ def main() -> None:
         r10 = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]))
         size = faiss.serialize_index(index).nbytes if factory else None
         per = f"{size / len(xb):.0f}" if size else "same"
-        print(f"{label:<34}{build:>9.0f}{r1:>10.3f}{r10:>11.3f}{ms:>19.1f}{per:>14}")
+        print(f"{label:<38}{build:>9.0f}{r1:>10.3f}{r10:>11.3f}{ms:>19.1f}{per:>14}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import numpy as np
 
 from tracer import SEGMENTER_ID, Embedder, segment
 
+from . import _vectors
 from ._documents import Document
 from ._store import IndexStore, NewDocument, NewUnit
 
@@ -68,7 +69,7 @@ def manifest_for(embedder: Embedder, window: int = WINDOW) -> dict[str, object]:
         "model": embedder.info.to_dict(),
         "segmenter": SEGMENTER_ID,
         "window": window,
-        "faiss": "IDMap2,Flat",
+        "faiss": _vectors.POLICY,
         "metric": "inner_product",
         "normalized": True,
         "versions": versions,

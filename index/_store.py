@@ -30,12 +30,13 @@ import numpy as np
 from tracer import ModelInfo, ReferenceIndexError, SourceDoc, SourceUnit
 from tracer._dates import parse_instant
 
+from . import _vectors
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
 LOCK_NAME = "write.lock"
-FAISS_FACTORY = "IDMap2,Flat"
 MAX_FAILURES = 5
 """Runs in a row a failed page is retried for even when no feed lists it any more."""
 PUBLISH_EVERY = 60.0
@@ -172,8 +173,11 @@ def _now() -> str:
 class IndexStore:
     """Open with :meth:`open` (existing index) or :meth:`create` (new or existing, for writers)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, object], writable: bool):
+    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, object], writable: bool,
+                 exact_limit: int = _vectors.EXACT_LIMIT):  # fmt: skip
         self.path = path
+        self.exact_limit = exact_limit
+        """Vectors up to which search is exact (flat); past it the vector index is IVF-PQ."""
         self._conn = conn
         self.manifest = manifest
         self._writable = writable
@@ -188,7 +192,7 @@ class IndexStore:
         return (path / DB_NAME).is_file()
 
     @classmethod
-    def open(cls, path: Path, *, writable: bool = False) -> IndexStore:
+    def open(cls, path: Path, *, writable: bool = False, exact_limit: int = _vectors.EXACT_LIMIT) -> IndexStore:
         db = path / DB_NAME
         if not db.is_file():
             hint = "build one with `trace index add --index DIR FILE...`"
@@ -208,10 +212,10 @@ class IndexStore:
                 f"index at {path} has format {manifest and manifest.get('format')}, this tracer reads "
                 f"format {FORMAT_VERSION}; rebuild it with `trace index add`"
             )
-        return cls(path, conn, manifest, writable)
+        return cls(path, conn, manifest, writable, exact_limit)
 
     @classmethod
-    def create(cls, path: Path, manifest: dict[str, object]) -> IndexStore:
+    def create(cls, path: Path, manifest: dict[str, object], *, exact_limit: int = _vectors.EXACT_LIMIT) -> IndexStore:
         """Open for writing, creating the index if needed; refuses another model's index."""
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -230,7 +234,7 @@ class IndexStore:
             conn.execute("COMMIT")
         finally:
             conn.close()
-        store = cls.open(path, writable=True)
+        store = cls.open(path, writable=True, exact_limit=exact_limit)
         recorded = store.model
         wanted = ModelInfo(**manifest["model"])  # type: ignore[arg-type]
         if not recorded.compatible_with(wanted):
@@ -332,6 +336,7 @@ class IndexStore:
             **self.describe(),
             "model": self.model.to_dict(),
             "passage_backend": self.manifest.get("passage_backend", "torch"),
+            "vector_index": self.vector_index_type,
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
             "last_run": self.last_run(),
@@ -420,7 +425,7 @@ class IndexStore:
 
     def _after_commit(self, generation: int) -> None:
         if self._faiss is not None:
-            self._catch_up(self._faiss)
+            self._faiss = self._catch_up(self._faiss)
             self._faiss_generation = generation
         if time.monotonic() - self._published_at >= PUBLISH_EVERY:
             self.publish()
@@ -592,8 +597,29 @@ class IndexStore:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vecs
 
-    def _new_faiss(self) -> faiss.Index:
-        return faiss.index_factory(self.model.dim, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT)
+    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """Stored float32 vectors of ``ids``, row for row."""
+        out = np.zeros((len(ids), self.model.dim), np.float32)
+        row = {int(i): n for n, i in enumerate(ids)}
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start : start + 500]]
+            found, vecs = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            out[[row[int(i)] for i in found]] = vecs
+        return out
+
+    def _all_ids(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM units")), dtype=np.int64)
+
+    def _new_faiss(self, ids: np.ndarray) -> faiss.Index:
+        """An empty index of the type that suits ``len(ids)`` vectors, trained on a sample of them."""
+        dim = self.model.dim
+        factory = _vectors.factory_for(len(ids), dim, self.exact_limit)
+        if factory == _vectors.FLAT:
+            return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        size = min(len(ids), 64 * _vectors.nlist_for(len(ids)))
+        sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
+        log.info("training a %s vector index on %d of %d vectors", factory, size, len(ids))
+        return _vectors.train(factory, dim, self._vectors_of(sample))
 
     def _newest_file(self) -> faiss.Index | None:
         """The newest readable vector file no newer than the current generation, if any."""
@@ -615,10 +641,13 @@ class IndexStore:
                 return index
         return None
 
-    def _catch_up(self, index: faiss.Index) -> None:
-        """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones missing."""
-        have = faiss.vector_to_array(faiss.downcast_index(index).id_map) if index.ntotal else np.zeros(0, np.int64)
-        want = np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM units")), dtype=np.int64)
+    def _catch_up(self, index: faiss.Index) -> faiss.Index:
+        """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones
+        missing; a new index of another type when the count has outgrown (or shrunk below) its own."""
+        want = self._all_ids()
+        if _vectors.needs_rebuild(index, len(want), self.exact_limit):
+            index = self._new_faiss(want)
+        have = _vectors.ids_in(index)
         stale = np.setdiff1d(have, want, assume_unique=True)
         if stale.size:
             index.remove_ids(stale)
@@ -627,6 +656,7 @@ class IndexStore:
             chunk = missing[i : i + 10_000].tolist()
             ids, vecs = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
             index.add_with_ids(vecs, ids)
+        return index
 
     def vector_index(self) -> faiss.Index:
         """The faiss index for the current generation: the newest file caught up with SQLite."""
@@ -634,17 +664,17 @@ class IndexStore:
         if self._faiss is None or self._faiss_generation != generation:
             index = self._newest_file() if self._faiss is None else self._faiss
             if index is None:
-                index = self._new_faiss()
-            self._catch_up(index)
-            self._faiss, self._faiss_generation = index, generation
+                index = faiss.index_factory(self.model.dim, _vectors.FLAT, faiss.METRIC_INNER_PRODUCT)
+            self._faiss, self._faiss_generation = self._catch_up(index), generation
         return self._faiss
 
+    @property
+    def vector_index_type(self) -> str:
+        return _vectors.describe(self.vector_index())
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        index = self.vector_index()
-        if index.ntotal == 0:
-            n = len(queries)
-            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, index.ntotal))
+        """Top ``k`` stored vectors by inner product, exact whatever the index type."""
+        return _vectors.search(self.vector_index(), queries, k, self._vectors_of)
 
     def units(self, ids: Iterable[int]) -> dict[int, SourceUnit]:
         wanted = sorted({int(i) for i in ids if i >= 0})
@@ -665,11 +695,11 @@ class IndexStore:
 
     def unit_vectors(self, ids: Sequence[int]) -> np.ndarray:
         index = self.vector_index()
-        return (
-            np.stack([index.reconstruct(int(i)) for i in ids])
-            if len(ids)
-            else np.zeros((0, self.model.dim), np.float32)
-        )
+        if not len(ids):
+            return np.zeros((0, self.model.dim), np.float32)
+        if _vectors.is_exact(index):
+            return np.stack([index.reconstruct(int(i)) for i in ids])
+        return self._vectors_of(np.asarray(ids, dtype=np.int64))  # PQ codes are approximate
 
 
 def _latest(value: str) -> datetime:

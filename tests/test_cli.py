@@ -294,18 +294,23 @@ def test_unwritable_output_is_one_error_line(runner: CliRunner, built: Path, art
     )
 
 
-def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, tmp_path: Path) -> None:
+def _parallel_tsv(path: Path, docs: int = 12) -> Path:
     import csv
-    from xml.etree import ElementTree
 
-    data = tmp_path / "parallel.tsv"
-    with data.open("w", encoding="utf-8", newline="") as fh:
+    with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, delimiter="\t")
         w.writerow(["doc_id", "eng", "ind", "rus", "ukr"])
-        for d in range(12):
+        for d in range(docs):
             for k in range(3):
                 text = f"Report {d} line {k} says troops {d * 7 + k} crossed river number {d}."
                 w.writerow([f"doc{d}", text, text, text, text])
+    return path
+
+
+def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    data = _parallel_tsv(tmp_path / "parallel.tsv")
     plot = tmp_path / "pr.svg"
     result = runner.invoke(main, ["eval", str(data), "--split", "all", "--plot", str(plot)])
     assert result.exit_code == 0, result.stderr
@@ -318,3 +323,19 @@ def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, t
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == len(report["curve"])
     bad = runner.invoke(main, ["eval", str(data), "--plot", str(tmp_path / "pr.png")])
     assert (bad.exit_code, bad.stderr) == (2, f"Error: --plot {tmp_path / 'pr.png'}: plots are written as SVG; name the file *.svg\n")
+
+
+def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_path: Path) -> None:
+    data = _parallel_tsv(tmp_path / "parallel.tsv")
+    target = tmp_path / "calibration.json"
+    result = runner.invoke(main, ["calibrate", str(data), "--runs", "2", "-o", str(target)])
+    assert result.exit_code == 0, result.stderr
+    assert "36 sentences of 12 documents, 2 run(s) from seed 1" in result.stderr
+    entry = json.loads(target.read_text(encoding="utf-8"))["rules"]["hash-test"]
+    assert entry["operating_point"].endswith("(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent)")
+    assert set(entry["article"]["weights"]) == {"cosine", "margin", "neighbour", "article", "sequence"}
+    one, two = (
+        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n)]).stdout)
+        for n in (1, 2)
+    )
+    assert two["overall"]["n"] == 2 * one["overall"]["n"] == 72

@@ -188,10 +188,10 @@ def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> No
 @pytest.mark.skipif(not NTREX.exists(), reason=f"parallel evaluation data not found at {NTREX}")
 def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) -> None:
     """Test half of NTREX dev (documents the decision rule was not fitted on): README figures."""
-    from tracer._evaluate import read_parallel_tsv, run_protocol, score_by_lang
+    from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
     from tracer._judge import rule_for
 
-    outcomes = run_protocol(read_parallel_tsv(NTREX), real_embedder, tmp_path / "index")
+    outcomes = run_protocols(read_parallel_tsv(NTREX), real_embedder, tmp_path, runs=3)  # as `trace eval`
     test = [o for o in outcomes if o.query.split == "test"]
     result = score_by_lang(test, rule_for(real_embedder.info.name))
     overall, per_lang = result["overall"], result["per_lang"]

@@ -30,7 +30,7 @@ def consistent(path: Path) -> tuple[int, int]:
     with IndexStore.open(path) as store:
         index = store.vector_index()
         ids, vecs = store._vectors()
-        faiss_ids = np.sort(ix._store.faiss.vector_to_array(ix._store.faiss.downcast_index(index).id_map))
+        faiss_ids = np.sort(ix._vectors.ids_in(index))
         assert np.array_equal(np.sort(ids), faiss_ids)
         assert np.allclose(store.unit_vectors(ids.tolist()), vecs)
         return int(store.describe()["documents"]), len(ids)

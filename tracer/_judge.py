@@ -8,9 +8,13 @@ Two logistic stages, fitted on parallel data by ``trace calibrate`` and stored p
    distinct candidates, as in bitext mining's neighbourhood-normalized scores);
 2. article evidence: sentences of an article usually come from a few source articles, so a
    candidate whose document also explains the neighbouring sentences (``neighbour``) or many
-   sentences of the article (``article``) is more likely right. Both exclude the sentence
-   itself, and the fitted weights decide how much they count, so a sentence without its own
-   evidence is not forced onto a popular source.
+   sentences of the article (``article``) is more likely right. A translation also keeps the
+   original's order, so ``sequence`` counts only neighbours whose own candidate in the same
+   document sits just before (or after) this one, as a run of translated sentences would: it
+   tells a translated passage from another outlet's article on the same story, whose sentences
+   match too but in no order. All exclude the sentence itself, and the fitted weights decide
+   how much they count, so a sentence without its own evidence is not forced onto a popular
+   source.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ GENERIC = "*"
 """Fallback entry for models without their own calibration (cosine-free, so it travels)."""
 
 BASE_FEATURES = ("cosine", "margin")
-ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article")
+ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence")
 NEIGHBOURHOOD = 2
-"""Sentences on each side whose sources count as ``neighbour`` support."""
+"""Sentences on each side whose sources count as ``neighbour`` or ``sequence`` support."""
+SEQUENCE_GAP = 2
+"""Source sentences a translation may skip per article sentence and still count as in order."""
 SUPPORTED = 0.5
 """Sentence-level confidence from which a sentence counts as support for its top document."""
 MIN_COSINE = 0.5
@@ -128,11 +134,27 @@ class DecisionRule:
                 doc = c.unit.doc_id
                 neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
                 article = (supporters[doc] - (tops[i] == doc)) / max(1, n - 1)  # other sentences only
-                f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article}
+                sequence = max(
+                    (p for j in range(lo, hi) if j != i
+                     for other, p in zip(candidates[j], base[j], strict=True) if _in_order(c, i, other, j)),
+                    default=0.0,
+                )  # fmt: skip
+                f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article,
+                     "sequence": sequence}  # fmt: skip
                 scored.append(Scored(c, f, self._gate(c, self.article(f))))
             scored.sort(key=lambda s: -s.confidence)
             result.append(scored)
         return result
+
+
+def _in_order(c: Candidate, i: int, other: Candidate, j: int) -> bool:
+    """Whether ``other`` (candidate of article sentence j) follows or precedes ``c`` (of
+    sentence i) in the same source document as a translation's sentence order would."""
+    if other.unit.doc_id != c.unit.doc_id:
+        return False
+    step = j - i
+    gap = other.unit.first - c.unit.last if step > 0 else c.unit.first - other.unit.last
+    return 0 <= gap <= SEQUENCE_GAP * abs(step)
 
 
 def user_calibration_path() -> Path:

@@ -1,0 +1,66 @@
+"""The ONNX export of the real default model: float32 reproduces torch (so `trace` can start
+without torch), int8 stays close, and an export is only used for the model it was made from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_model import SENTENCES
+from tracer import _onnx
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("onnx") / "export"
+    _onnx.export(real_embedder.model, real_embedder.info, directory)
+    return directory
+
+
+def test_export_is_complete_and_records_the_model(exported: Path, real_embedder) -> None:
+    assert sorted(p.name for p in exported.iterdir()) == ["model-int8.onnx", "model.onnx", "tokenizer.json",
+                                                          "tracer-onnx.json"]  # fmt: skip
+    assert _onnx.read_export(exported) == real_embedder.info
+
+
+def test_float32_reproduces_torch_and_int8_stays_close(exported: Path, real_embedder) -> None:
+    torch_vectors = real_embedder.embed(SENTENCES, role="query")
+    fp32 = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32").embed(SENTENCES, role="query")
+    int8 = _onnx.OnnxEmbedder(real_embedder.info, exported, "int8").embed(SENTENCES, role="query")
+    assert fp32.dtype == np.float32 and fp32.shape == torch_vectors.shape
+    assert np.abs(fp32 - torch_vectors).max() < 1e-4
+    cosines = (int8 * torch_vectors).sum(axis=1)
+    assert cosines.min() > 0.96, cosines
+
+
+def test_an_incomplete_or_stale_export_is_not_used(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    (copy / "model-int8.onnx").unlink()
+    assert _onnx.read_export(copy) is None
+    shutil.copytree(exported, tmp_path / "old")
+    marker = tmp_path / "old" / _onnx.MARKER
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "version": 1}))
+    assert _onnx.read_export(tmp_path / "old") is None
+
+
+def test_trace_finds_the_export_only_for_its_own_model(exported: Path, real_embedder, monkeypatch, tmp_path) -> None:
+    import shutil
+
+    monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")  # exports only; the model stays
+    info = real_embedder.info
+    assert _onnx.exported_embedder(info) is None  # nothing exported in this cache yet
+    target = _onnx.export_dir(info.name, info.source, info.adapter)
+    shutil.copytree(exported, target)
+    found = _onnx.exported_embedder(info)
+    assert found is not None and found.info == info
+    assert _onnx.exported_embedder(replace(info, query_prompt="passage: ")) is None
+    assert _onnx.exported_embedder(replace(info, name="multilingual-e5-small-base", adapter=None)) is None
