@@ -339,3 +339,14 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
         for n in (1, 2)
     )
     assert two["overall"]["n"] == 2 * one["overall"]["n"] == 72
+
+
+def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(runner: CliRunner, sources: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    result = runner.invoke(main, ["index", "add", "--index", str(index), "--backend", "onnx-int8", str(sources)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(
+        "tracer: onnx-int8 needs a sentence-transformers model; embedding with hash-test as loaded\n"
+    )
+    stats = json.loads(runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"]).stdout)
+    assert (stats["passage_backend"], stats["vector_index"]) == ("torch", "IDMap2,Flat")

@@ -13,7 +13,23 @@ import pytest
 from tests.test_model import SENTENCES
 from tracer import _onnx
 
-pytestmark = pytest.mark.slow
+
+def _st(*modules: object) -> list[object]:
+    return list(modules)
+
+
+def _module(name: str, config: dict[str, object] | None = None) -> object:
+    return type(name, (), {"get_config_dict": lambda self: config or {}})()
+
+
+def test_only_mean_pooled_models_are_exported() -> None:
+    mean = _module("Pooling", {"pooling_mode": "mean", "include_prompt": True})
+    assert _onnx.exportable(_st(_module("Transformer"), mean, _module("Normalize"))) is None
+    assert _onnx.exportable(_st(_module("Transformer"), mean)) is None
+    labse = _st(_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"}), _module("Dense"), _module("Normalize"))
+    assert _onnx.exportable(labse) == "its modules are Transformer -> Pooling -> Dense -> Normalize, not Transformer -> Pooling (mean) -> Normalize"
+    cls = _onnx.exportable(_st(_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"})))
+    assert cls is not None and cls.startswith("it pools with {'pooling_mode': 'cls'}")
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +39,14 @@ def exported(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.mark.slow
 def test_export_is_complete_and_records_the_model(exported: Path, real_embedder) -> None:
     assert sorted(p.name for p in exported.iterdir()) == ["model-int8.onnx", "model.onnx", "tokenizer.json",
                                                           "tracer-onnx.json"]  # fmt: skip
     assert _onnx.read_export(exported) == real_embedder.info
 
 
+@pytest.mark.slow
 def test_float32_reproduces_torch_and_int8_stays_close(exported: Path, real_embedder) -> None:
     torch_vectors = real_embedder.embed(SENTENCES, role="query")
     fp32 = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32").embed(SENTENCES, role="query")
@@ -39,6 +57,7 @@ def test_float32_reproduces_torch_and_int8_stays_close(exported: Path, real_embe
     assert cosines.min() > 0.96, cosines
 
 
+@pytest.mark.slow
 def test_an_incomplete_or_stale_export_is_not_used(exported: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -52,6 +71,7 @@ def test_an_incomplete_or_stale_export_is_not_used(exported: Path, tmp_path: Pat
     assert _onnx.read_export(tmp_path / "old") is None
 
 
+@pytest.mark.slow
 def test_trace_finds_the_export_only_for_its_own_model(exported: Path, real_embedder, monkeypatch, tmp_path) -> None:
     import shutil
 

@@ -13,13 +13,15 @@ would pull an older transformers (see the README); exporting directly avoids tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +33,6 @@ from ._paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx-int8")
 MARKER = "tracer-onnx.json"
 EXPORT_VERSION = 2
 FILES = {"float32": "model.onnx", "int8": "model-int8.onnx"}
@@ -46,6 +47,20 @@ def export_key(name: str, source: str, adapter: str | None) -> str:
 
 def export_dir(name: str, source: str, adapter: str | None) -> Path:
     return cache_dir() / "onnx" / export_key(name, source, adapter)
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """torch.onnx's tracer warnings and onnxruntime's pre-processing advice (logged on the root
+    logger) are about graph export details, nothing a user can act on."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def export(st_model: object, info: ModelInfo, target: Path) -> None:
@@ -71,28 +86,29 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
-    try:
-        ids = torch.ones((2, 8), dtype=torch.long)
-        fp32 = work / FILES["float32"]
-        with torch.no_grad():
-            torch.onnx.export(
-                Encoder().eval(), (ids, torch.ones_like(ids)), str(fp32), opset_version=17, dynamo=False,
-                input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                              "last_hidden_state": {0: "batch", 1: "seq"}},
-            )  # fmt: skip
-        # MatMuls only (quantizing the embedding Gather too costs agreement), one scale per
-        # output channel: cosine to float32 0.990 on average instead of 0.957 per tensor.
-        quantize_dynamic(str(fp32), str(work / FILES["int8"]), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"], per_channel=True)  # fmt: skip
-        transformer.tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
-        (work / MARKER).write_text(json.dumps({"version": EXPORT_VERSION, "info": info.to_dict()}, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+    with _quiet_export():
+        try:
+            ids = torch.ones((2, 8), dtype=torch.long)
+            fp32 = work / FILES["float32"]
+            with torch.no_grad():
+                torch.onnx.export(
+                    Encoder().eval(), (ids, torch.ones_like(ids)), str(fp32), opset_version=17, dynamo=False,
+                    input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                    dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                                  "last_hidden_state": {0: "batch", 1: "seq"}},
+                )  # fmt: skip
+            # MatMuls only (quantizing the embedding Gather too costs agreement), one scale per
+            # output channel: cosine to float32 0.990 on average instead of 0.957 per tensor.
+            quantize_dynamic(str(fp32), str(work / FILES["int8"]), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"], per_channel=True)  # fmt: skip
+            transformer.tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
+            (work / MARKER).write_text(json.dumps({"version": EXPORT_VERSION, "info": info.to_dict()}, indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(work, target)
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def read_export(directory: Path) -> ModelInfo | None:
@@ -175,10 +191,29 @@ def available() -> bool:
     return True
 
 
+def exportable(st_model: object) -> str | None:
+    """None if the export reproduces ``st_model`` (a transformer, mean pooling over every token,
+    optionally normalization), else why not (LaBSE, for one, pools the CLS token through a
+    Dense layer)."""
+    names = [type(m).__name__ for m in st_model]  # type: ignore[attr-defined]
+    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return f"its modules are {' -> '.join(names)}, not Transformer -> Pooling (mean) -> Normalize"
+    config = st_model[1].get_config_dict()  # type: ignore[index]
+    mean = config.get("pooling_mode") == "mean" or (
+        config.get("pooling_mode_mean_tokens") and not config.get("pooling_mode_cls_token")
+    )
+    if not mean or config.get("include_prompt", True) is False:
+        return f"it pools with {config}, not the mean of all tokens"
+    return None
+
+
 def ensure_export(base: SentenceTransformerEmbedder, progress: Callable[[str], None] | None = None) -> Path:
     """The export of ``base``'s model, made on first use."""
     if not available():
         raise ModelError("ONNX export needs onnxruntime and onnx: pip install onnxruntime onnx")
+    why_not = exportable(base.model)
+    if why_not is not None:
+        raise ModelError(f"{base.info.name} cannot run through tracer's ONNX export: {why_not}")
     info = base.info
     directory = export_dir(info.name, info.source, info.adapter)
     if read_export(directory) != info:
@@ -214,5 +249,5 @@ def exported_embedder(recorded: ModelInfo) -> OnnxEmbedder | None:
     info = read_export(directory)
     if info is None or not info.compatible_with(recorded):
         return None
-    log.debug("embedding with the ONNX float32 export in %s", directory)
+    log.info("embedding with the ONNX float32 export of %s in %s (torch not loaded)", info.name, directory)
     return OnnxEmbedder(info, directory, "float32")
