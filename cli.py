@@ -93,7 +93,8 @@ def backend_option(func: F) -> F:
 
 def _passage_embedder(embedder: tracer.Embedder, backend: str) -> tuple[tracer.Embedder, str]:
     """The embedder for source sentences and the backend it really uses: a model the ONNX export
-    cannot reproduce (another pooling, or a stand-in) stays in torch, with a warning."""
+    cannot reproduce (another pooling, or a stand-in) stays in torch, with a warning if int8
+    was asked for by name."""
     if backend == "torch":
         return embedder, "torch"
     from tracer._onnx import int8_embedder

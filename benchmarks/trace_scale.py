@@ -4,7 +4,8 @@ chooses for its size (exact flat up to 500k, then IVF-PQ re-ranked from SQLite),
 
 The index holds 12 NTREX documents (en/ru/uk, real vectors, sentences and windows) that a
 20-sentence Indonesian article is composed from, plus synthetic documents whose vectors mix
-two real NTREX sentence vectors with noise (the shape of real embeddings, no meaning).
+two real sentence vectors of the other 61 NTREX documents with noise (the shape of real
+embeddings, no meaning).
 
     python benchmarks/trace_scale.py [--sizes 10000,100000,1000000]
 """
@@ -46,11 +47,12 @@ def main() -> None:
     langs = ("en", "ru", "uk")
     sources = [
         ix.Document(SourceDoc(url=f"https://ntrex.example/{d.doc_id}", outlet=d.doc_id.split(".")[0], lang=langs[i % 3],
-                              title=d.doc_id), "\n".join(seg[langs[i % 3]] for seg in d.segments))
+                              title=d.doc_id, published=None), "\n".join(seg[langs[i % 3]] for seg in d.segments))
         for i, d in enumerate(docs)
     ]  # fmt: skip
-    article = " ".join(seg["id"] for d in docs[:4] for seg in d.segments[:5])
-    real = base.embed([seg[lang] for d in read_parallel_tsv(NTREX) for seg in d.segments for lang in langs],
+    article = "\n".join(seg["id"] for d in docs[:4] for seg in d.segments[:5])  # one sentence per line
+    # the other 61 documents' sentences: mixtures of the article's own sources would be near-copies
+    real = base.embed([seg[lang] for d in read_parallel_tsv(NTREX)[12:] for seg in d.segments for lang in langs],
                       role="passage")  # fmt: skip
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp(prefix="tracer-scale-"))
@@ -71,7 +73,7 @@ def main() -> None:
                     v /= np.linalg.norm(v, axis=1, keepdims=True)
                     url = f"https://synthetic.example/{n_synthetic}"
                     units = [NewUnit(k, k, 0, 1, "synthetic", v[k]) for k in range(10)]
-                    doc = SourceDoc(url=url, outlet="Synthetic", lang="en", title="synthetic")
+                    doc = SourceDoc(url=url, outlet="Synthetic", lang="en", title="synthetic", published=None)
                     batch.append(NewDocument(doc, "synthetic", hashlib.sha256(url.encode()).hexdigest(), units))
                     n_synthetic += 1
                 store.write_batch(batch)
