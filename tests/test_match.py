@@ -75,6 +75,21 @@ def test_neighbour_support_reranks_and_flips_a_borderline_sentence() -> None:
     assert scored[1][0].confidence > RULE.threshold > scored[1][1].confidence
 
 
+def test_sequence_counts_neighbours_only_when_their_originals_keep_the_order() -> None:
+    # unit(uid, doc, first, last): candidates of sentences 0, 1, 2 at source positions 10, 11, 12
+    in_order = [[cand(10, 1, 0.05)], [cand(11, 1, 0.05)], [cand(12, 1, 0.05)]]
+    assert [s[0].features["sequence"] for s in RULE.score_article(in_order)] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
+    # the same document, but sentence 1's candidate sits far before sentence 0's (another article
+    # on the same story would match like this): neighbour support, no sequence support
+    scrambled = [[cand(10, 1, 0.05)], [cand(2, 1, 0.05)], [cand(30, 1, 0.05)]]
+    scored = RULE.score_article(scrambled)
+    assert [s[0].features["sequence"] for s in scored] == [0.0, 0.0, 0.0]
+    assert scored[1][0].features["neighbour"] == pytest.approx(1.0, abs=1e-6)
+    # skipping one source sentence per article sentence still counts; skipping more does not
+    gaps = [[cand(10, 1, 0.05)], [cand(12, 1, 0.05)], [cand(16, 1, 0.05)]]
+    assert [s[0].features["sequence"] for s in RULE.score_article(gaps)] == pytest.approx([1.0, 1.0, 0.0], abs=1e-6)
+
+
 def test_support_does_not_force_a_source_on_a_sentence_without_evidence() -> None:
     article = [[cand(1, 1, 0.05)], [cand(2, 1, -0.02)], [cand(3, 1, 0.05)]]
     assert RULE.score_article(article)[1][0].confidence < RULE.threshold

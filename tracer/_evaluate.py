@@ -375,6 +375,10 @@ def run_protocol(
         return run_queries(articles, sources, embedder, store, search_k=protocol.search_k, margin_k=protocol.margin_k)
 
 
+RUN_STRIDE = 1_000_000
+"""Offset between the article numbers of successive runs."""
+
+
 def run_protocols(
     docs: Sequence[ParallelDoc],
     embedder: Embedder,
@@ -399,7 +403,6 @@ def run_protocols(
     return outcomes
 
 
-RUN_STRIDE = 1_000_000
 TATOEBA_PAIRS = {"ind": "id", "rus": "ru", "ukr": "uk"}
 
 

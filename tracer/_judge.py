@@ -39,7 +39,8 @@ ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence")
 NEIGHBOURHOOD = 2
 """Sentences on each side whose sources count as ``neighbour`` or ``sequence`` support."""
 SEQUENCE_GAP = 2
-"""Source sentences a translation may skip per article sentence and still count as in order."""
+"""How far (in source sentences) the original may advance per article sentence and still count
+as in order: a translation may drop a sentence or merge two."""
 SUPPORTED = 0.5
 """Sentence-level confidence from which a sentence counts as support for its top document."""
 MIN_COSINE = 0.5
