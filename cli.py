@@ -110,6 +110,19 @@ def _passage_embedder(embedder: tracer.Embedder, backend: str) -> tuple[tracer.E
         return embedder, "torch"
 
 
+def _indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: str) -> tuple[tracer.Embedder, str]:
+    """The embedder for source sentences and its backend: the model's int8 export alone when it
+    exists (torch is then never loaded: faster start, ~1 GB less memory), else the model
+    through torch and ``_passage_embedder``."""
+    if backend in ("auto", "onnx-int8"):
+        from tracer._onnx import exported_embedder
+
+        found = exported_embedder(name, prompts, "int8")
+        if found is not None:
+            return found, "onnx-int8"
+    return _passage_embedder(_load_embedder(name, prompts), backend)
+
+
 def _progress_enabled() -> bool:
     return sys.stderr.isatty()
 
@@ -509,7 +522,7 @@ def _fast_embedder(recorded: tracer.ModelInfo) -> tracer.Embedder | None:
     """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
     from tracer._onnx import exported_embedder
 
-    return exported_embedder(recorded)
+    return exported_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
 
 
 def _export_for_next_time(embedder: tracer.Embedder) -> None:
@@ -605,7 +618,7 @@ def index_add(
             prompts = None
     else:
         name, prompts = model or tracer.DEFAULT_MODEL, None
-    passages, backend = _passage_embedder(_load_embedder(name, prompts), backend)
+    passages, backend = _indexing_embedder(name, prompts, backend)
     summary = _add(path, docs, passages, batch_docs, backend=backend, total=total)
     for empty in summary.empty:
         log.warning("%s: no sentences found in its text", empty)
@@ -660,18 +673,19 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
         if implicit and is_example:
             _say(f"replacing the example index at {path} with one built from the outlets")
             shutil.rmtree(path)
-            embedder = _load_embedder(model or recorded.name)
+            embedder, backend = _indexing_embedder(model or recorded.name, None, backend)
         else:
             if model is not None and model != recorded.name:
                 raise tracer.ReferenceIndexError(
                     f"index at {path} holds vectors of model {recorded.name!r}, not {model!r}; "
                     "drop --model or use a new --index directory"
                 )
-            embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
+            prompts = (recorded.query_prompt, recorded.passage_prompt)
+            embedder, backend = _indexing_embedder(recorded.name, prompts, backend)
     elif command == "refresh":
         raise tracer.ReferenceIndexError(f"no index at {path}; create it with `trace index build`")
     else:
-        embedder = _load_embedder(model or tracer.DEFAULT_MODEL)
+        embedder, backend = _indexing_embedder(model or tracer.DEFAULT_MODEL, None, backend)
     options = ix.CrawlOptions(since=since.replace(tzinfo=UTC) if since else None, max_articles=max_articles)
     bar = tqdm(total=0, unit="page", desc=command, disable=not _progress_enabled(), file=sys.stderr)
 
@@ -681,9 +695,8 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
 
     store = ix.IndexStore.create(path, ix.manifest_for(embedder))
     with bar, store, store.write_lock(), ix.Fetcher(config.policy) as fetcher:
-        passages, backend = _passage_embedder(embedder, backend)
         _record_backend(store, backend)
-        crawler = ix.Crawler(store, fetcher, passages, options, on_total=on_total, on_advance=bar.update)
+        crawler = ix.Crawler(store, fetcher, embedder, options, on_total=on_total, on_advance=bar.update)
         summary = crawler.run(sources, command=command).to_dict()
     if fmt == "json":
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))

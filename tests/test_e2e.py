@@ -190,6 +190,12 @@ def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> No
         env=env,
     )
     assert add.returncode == 0, add.stderr
+    # The model is exported by now (by this run or an earlier one): adding again needs no torch.
+    again = run("index", "add", "-v", "--index", str(index), str(page), "--url", "https://g.example/kursk",
+                "--outlet", "The Guardian", env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "embedding with the ONNX int8 export of multilingual-e5-small" in again.stderr
+    assert "0 added, 0 replaced, 1 unchanged" in again.stderr
     article = tmp_path / "a.txt"
     article.write_text(
         "Lebih dari 10.000 tentara Korea Utara telah tiba di wilayah Kursk, Rusia, kata intelijen Ukraina.",

@@ -4,7 +4,6 @@ without torch), int8 stays close, and an export is only used for the model it wa
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +76,11 @@ def test_trace_finds_the_export_only_for_its_own_model(exported: Path, real_embe
 
     monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")  # exports only; the model stays
     info = real_embedder.info
-    assert _onnx.exported_embedder(info) is None  # nothing exported in this cache yet
+    prompts = (info.query_prompt, info.passage_prompt)
+    assert _onnx.exported_embedder(info.name, prompts) is None  # nothing exported in this cache yet
     target = _onnx.export_dir(info.name, info.source, info.adapter)
     shutil.copytree(exported, target)
-    found = _onnx.exported_embedder(info)
+    found = _onnx.exported_embedder(info.name, prompts)
     assert found is not None and found.info == info
-    assert _onnx.exported_embedder(replace(info, query_prompt="passage: ")) is None
-    assert _onnx.exported_embedder(replace(info, name="multilingual-e5-small-base", adapter=None)) is None
+    assert _onnx.exported_embedder(info.name, ("passage: ", "passage: ")) is None  # recorded with other prompts
+    assert _onnx.exported_embedder("multilingual-e5-small-base") is None  # the model without the adapter

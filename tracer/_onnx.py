@@ -232,22 +232,25 @@ def int8_embedder(base: SentenceTransformerEmbedder, progress: Callable[[str], N
     return SplitEmbedder(base, OnnxEmbedder(base.info, directory, "int8"))
 
 
-def exported_embedder(recorded: ModelInfo) -> OnnxEmbedder | None:
-    """A float32 ONNX embedder for the model an index records, if it was exported before;
-    None means: load the model with sentence-transformers (and export it for next time).
+def exported_embedder(
+    name: str, prompts: tuple[str, str] | None = None, precision: Precision = "float32"
+) -> OnnxEmbedder | None:
+    """An ONNX embedder for model ``name`` (with these prompts, if given) if it was exported
+    before; None means: load the model with sentence-transformers (and export it then).
 
-    Nothing heavy is imported: the model's identity (name, origin, adapter digest) is
-    worked out as loading would, then checked against what the export recorded."""
+    Nothing heavy is imported: the model's identity (name, origin, adapter digest) is worked
+    out as loading would, and the export's recorded info says the rest (callers compare it with
+    what an index recorded)."""
     if not available():
         return None
     try:
-        spec = resolve(recorded.name)
+        spec = resolve(name)
     except ModelError:
         return None
     adapter = adapter_identity(spec.adapter, spec.adapter_name) if spec.adapter is not None else None
     directory = export_dir(spec.name, spec.source, adapter)
     info = read_export(directory)
-    if info is None or not info.compatible_with(recorded):
+    if info is None or (prompts is not None and (info.query_prompt, info.passage_prompt) != prompts):
         return None
-    log.info("embedding with the ONNX float32 export of %s in %s (torch not loaded)", info.name, directory)
-    return OnnxEmbedder(info, directory, "float32")
+    log.info("embedding with the ONNX %s export of %s in %s (torch not loaded)", precision, info.name, directory)
+    return OnnxEmbedder(info, directory, precision)
