@@ -527,9 +527,11 @@ def _fast_embedder(recorded: tracer.ModelInfo) -> tracer.Embedder | None:
 
 def _export_for_next_time(embedder: tracer.Embedder) -> None:
     """Export a model loaded through torch so the next `trace` starts fast; best effort."""
-    from tracer._onnx import available, ensure_export
+    from tracer._onnx import available, ensure_export, exportable
 
     if not available() or not isinstance(embedder, tracer.SentenceTransformerEmbedder):
+        return
+    if exportable(embedder.model) is not None:  # e.g. LaBSE: torch every time, nothing to warn about
         return
     try:
         ensure_export(embedder, _say)  # type: ignore[arg-type]
