@@ -31,8 +31,9 @@ VectorsOf = Callable[[np.ndarray], np.ndarray]
 
 
 def nlist_for(n: int) -> int:
-    """A power of two near 4 sqrt(n), at most ``MAX_NLIST`` (training cost grows with it)."""
-    return int(min(MAX_NLIST, max(16, 2 ** round(math.log2(4 * math.sqrt(max(n, 1)))))))
+    """The power of two at or below 4 sqrt(n), at most ``MAX_NLIST`` (training cost grows with
+    it): 2048 lists from 500k vectors, 4096 from ~1M."""
+    return int(min(MAX_NLIST, max(16, 2 ** math.floor(math.log2(4 * math.sqrt(max(n, 1)))))))
 
 
 def pq_m(dim: int) -> int:
@@ -61,13 +62,14 @@ def describe(index: faiss.Index) -> str:
 
 
 def needs_rebuild(index: faiss.Index, n: int, exact_limit: int = EXACT_LIMIT) -> bool:
-    """Whether ``index`` no longer suits ``n`` vectors; hysteresis keeps an index near the
-    limit from flipping back and forth."""
+    """Whether ``index`` no longer suits ``n`` vectors: past the limit, back below half of it
+    (hysteresis: an index near the limit does not flip back and forth), or grown enough (about
+    4x) that twice as many lists are due."""
     if is_exact(index):
         return factory_for(n, index.d, exact_limit) != FLAT
     if n <= max(exact_limit, MIN_IVF) // 2:
         return True
-    return nlist_for(n) >= 4 * faiss.extract_index_ivf(index).nlist
+    return nlist_for(n) >= 2 * faiss.extract_index_ivf(index).nlist
 
 
 def ids_in(index: faiss.Index) -> np.ndarray:
