@@ -31,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
 
+    import faiss
     import numpy as np
 
     import index as ix
@@ -79,8 +80,6 @@ def main() -> None:
                 store.write_batch(batch)
             store.publish()
             build = time.perf_counter() - t
-            import faiss
-
             with ix.IndexStore.open(tmp / "index") as reader:
                 rule = rule_for(base.info.name)
                 kind = reader.vector_index_type

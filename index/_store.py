@@ -597,13 +597,17 @@ class IndexStore:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vecs
 
+    def _stored(self, ids: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids found, their vectors) for ``ids``, ``chunk`` ids per query."""
+        for start in range(0, len(ids), chunk):
+            part = [int(i) for i in ids[start : start + chunk]]
+            yield self._vectors(f"WHERE id IN ({','.join('?' * len(part))})", tuple(part))
+
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """Stored float32 vectors of ``ids``, row for row."""
         out = np.zeros((len(ids), self.model.dim), np.float32)
         row = {int(i): n for n, i in enumerate(ids)}
-        for start in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[start : start + 500]]
-            found, vecs = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+        for found, vecs in self._stored(ids, 500):
             out[[row[int(i)] for i in found]] = vecs
         return out
 
@@ -652,9 +656,7 @@ class IndexStore:
         if stale.size:
             index.remove_ids(stale)
         missing = np.setdiff1d(want, have, assume_unique=True)
-        for i in range(0, missing.size, 10_000):
-            chunk = missing[i : i + 10_000].tolist()
-            ids, vecs = self._vectors(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+        for ids, vecs in self._stored(missing, 10_000):
             index.add_with_ids(vecs, ids)
         return index
 

@@ -13,21 +13,17 @@ from tests.test_model import SENTENCES
 from tracer import _onnx
 
 
-def _st(*modules: object) -> list[object]:
-    return list(modules)
-
-
 def _module(name: str, config: dict[str, object] | None = None) -> object:
     return type(name, (), {"get_config_dict": lambda self: config or {}})()
 
 
 def test_only_mean_pooled_models_are_exported() -> None:
     mean = _module("Pooling", {"pooling_mode": "mean", "include_prompt": True})
-    assert _onnx.exportable(_st(_module("Transformer"), mean, _module("Normalize"))) is None
-    assert _onnx.exportable(_st(_module("Transformer"), mean)) is None
-    labse = _st(_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"}), _module("Dense"), _module("Normalize"))
+    assert _onnx.exportable([_module("Transformer"), mean, _module("Normalize")]) is None
+    assert _onnx.exportable([_module("Transformer"), mean]) is None
+    labse = [_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"}), _module("Dense"), _module("Normalize")]
     assert _onnx.exportable(labse) == "its modules are Transformer -> Pooling -> Dense -> Normalize, not Transformer -> Pooling (mean) -> Normalize"
-    cls = _onnx.exportable(_st(_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"})))
+    cls = _onnx.exportable([_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"})])
     assert cls is not None and cls.startswith("it pools with {'pooling_mode': 'cls'}")
 
 
