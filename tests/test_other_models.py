@@ -18,6 +18,14 @@ from tests.conftest import EXAMPLE
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def private_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ONNX exports of this module's throwaway models go to tmp, not the shared model cache."""
+    from tracer import _onnx
+
+    monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch

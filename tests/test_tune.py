@@ -21,6 +21,14 @@ PAIRS = [
 ] * 16
 
 
+@pytest.fixture(autouse=True)
+def private_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ONNX exports of this module's throwaway models go to tmp, not the shared model cache."""
+    from tracer import _onnx
+
+    monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")
+
+
 def test_read_pairs_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "pairs.tsv"
     path.write_text("satu\tone\nonly one column\n", encoding="utf-8")

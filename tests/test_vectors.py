@@ -109,4 +109,11 @@ def test_a_shrunken_index_goes_back_to_exact_search(big: tuple[Path, HashEmbedde
     assert _vectors.needs_rebuild(ivf, 500, exact_limit=1_000)
     assert _vectors.needs_rebuild(ivf, 2_000 * 16, exact_limit=1_000)  # outgrown its lists: retrain
     with IndexStore.open(path, exact_limit=5_000) as store:  # a higher limit: exact again
-        assert store.vector_index_type == "IDMap2,Flat"
+        assert store.vector_index_type == "IDMap2,Flat"  # named before loading...
+        assert _vectors.describe(store.vector_index()) == "IDMap2,Flat"  # ...as loading makes it
+
+
+def test_stats_name_the_vector_index_without_loading_it(big: tuple[Path, HashEmbedder], monkeypatch) -> None:
+    with IndexStore.open(big[0], exact_limit=1_000) as store:
+        monkeypatch.setattr(store, "vector_index", lambda: pytest.fail("stats loaded the vector index"))
+        assert store.stats()["vector_index"] == "IVF128,PQ8"

@@ -34,15 +34,27 @@ from ._paths import cache_dir
 log = logging.getLogger(__name__)
 
 MARKER = "tracer-onnx.json"
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 FILES = {"float32": "model.onnx", "int8": "model-int8.onnx"}
 Precision = Literal["float32", "int8"]
 
 
 def export_key(name: str, source: str, adapter: str | None) -> str:
-    """What identifies a model before it is loaded (its recorded info is checked after)."""
-    ident = json.dumps([name, source, adapter, EXPORT_VERSION])
+    """What identifies a model before it is loaded (its recorded info is checked after).
+
+    A local model directory is identified by its files too: retrained in place, it keeps its
+    name and recorded info, and must not be traced through the old weights' export."""
+    files = _fingerprint(Path(name)) if source == "local" else []
+    ident = json.dumps([name, source, adapter, EXPORT_VERSION, files])
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+def _fingerprint(directory: Path) -> list[tuple[str, int, int]]:
+    return sorted(
+        (str(p.relative_to(directory)), (st := p.stat()).st_size, st.st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    )
 
 
 def export_dir(name: str, source: str, adapter: str | None) -> Path:
@@ -86,8 +98,13 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
+    attention = getattr(auto_model.config, "_attn_implementation", None)
     with _quiet_export():
         try:
+            # Traced through eager attention: SDPA's traced mask handling adds Where/IsNaN nodes
+            # that cost 13% of int8 kernel time (benchmarks/embed_backends.py); same numbers.
+            if attention not in (None, "eager"):
+                auto_model.set_attn_implementation("eager")
             ids = torch.ones((2, 8), dtype=torch.long)
             fp32 = work / FILES["float32"]
             with torch.no_grad():
@@ -107,6 +124,8 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
                 shutil.rmtree(target)
             os.replace(work, target)
         finally:
+            if attention not in (None, "eager"):
+                auto_model.set_attn_implementation(attention)
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
 
@@ -223,7 +242,27 @@ def ensure_export(base: SentenceTransformerEmbedder, progress: Callable[[str], N
             export(base.model, info, directory)
         except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
             raise ModelError(f"cannot export {info.name} to ONNX: {exc}") from exc
+        prune(directory.parent)
     return directory
+
+
+def prune(root: Path, stale_after: float = 86400.0) -> None:
+    """Remove exports in an older format (never read again, ~900 MB each for the default
+    model) and temporary directories that interrupted exports left over a day ago."""
+    import time
+
+    for entry in root.iterdir() if root.is_dir() else []:
+        try:
+            if entry.name.startswith(".onnx-"):
+                stale = time.time() - entry.stat().st_mtime > stale_after
+            else:
+                marker = json.loads((entry / MARKER).read_text(encoding="utf-8"))
+                stale = marker.get("version") != EXPORT_VERSION
+        except (OSError, ValueError, AttributeError):
+            continue  # not an export of ours, or one being written: leave it
+        if stale:
+            log.info("removing stale ONNX export %s", entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def int8_embedder(base: SentenceTransformerEmbedder, progress: Callable[[str], None] | None = None) -> SplitEmbedder:
