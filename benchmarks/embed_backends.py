@@ -2,7 +2,7 @@
 model in torch float32 and as int8 ONNX, agreement of their vectors, and what int8 passages
 (articles still traced in float32) do to tracing quality on the NTREX protocol test half.
 
-    python benchmarks/embed_backends.py [--sentences 600] [--rounds 3]
+    python benchmarks/embed_backends.py [--sentences 600] [--rounds 3] [--runs 3] [--budgets 128,2048]
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; the median is reported")
+    parser.add_argument("--runs", type=int, default=3, help="NTREX protocol runs per backend (0: throughput only)")
+    parser.add_argument("--budgets", default="", help="also time int8 at these padded tokens per batch, e.g. 128,2048")
     args = parser.parse_args()
 
     from tracer import load_embedder
@@ -41,6 +43,8 @@ def main() -> None:
 
     backends = {"torch float32": base, "ONNX float32": OnnxEmbedder(base.info, ensure_export(base), "float32"),
                 "ONNX int8": split.passage}  # fmt: skip
+    for tokens in filter(None, args.budgets.split(",")):
+        backends[f"int8, {tokens} tok"] = OnnxEmbedder(base.info, ensure_export(base), "int8", int(tokens))
     rates: dict[str, list[float]] = {name: [] for name in backends}
     vectors = {}
     for emb in backends.values():
@@ -52,21 +56,23 @@ def main() -> None:
             rates[name].append(len(texts) / (time.perf_counter() - t))
     rows = [(name, float(np.median(r))) for name, r in rates.items()]
     cos = (vectors["torch float32"] * vectors["ONNX int8"]).sum(axis=1)
-    print(f"{len(texts)} NTREX sentences (en/ru/uk), batches of 32 (torch) and 16 (ONNX), {os.cpu_count()} cores, median of {args.rounds} interleaved rounds; "
+    print(f"{len(texts)} NTREX sentences (en/ru/uk), batches of 32 sentences (torch) and of 512 padded tokens (ONNX), {os.cpu_count()} cores, median of {args.rounds} interleaved rounds; "
           f"int8 ONNX model ready in {prepare:.1f} s (exported on first use, then cached)")  # fmt: skip
     for name, rate in rows:
         spread = "/".join(f"{r:.0f}" for r in rates[name])
-        print(f"  {name:<14} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x  (rounds: {spread})")
+        print(f"  {name:<16} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x  (rounds: {spread})")
     print(f"  cosine int8 vs float32: mean {cos.mean():.4f}, min {cos.min():.4f}")
+    if not args.runs:
+        return
     rule = rule_for(base.info.name)
-    print("\nNTREX protocol, test half, 3 runs (passages embedded by the backend, articles by torch float32):")
+    print(f"\nNTREX protocol, test half, {args.runs} runs (passages embedded by the backend, articles by torch float32):")
     for name, emb in (("torch float32", base), ("ONNX int8", split)):
         with tempfile.TemporaryDirectory() as tmp:
-            outcomes = run_protocols(docs, emb, Path(tmp), runs=3)
+            outcomes = run_protocols(docs, emb, Path(tmp), runs=args.runs)
         result = score_by_lang([o for o in outcomes if o.query.split == "test"], rule)
         o, per = result["overall"], result["per_lang"]
         langs = "/".join(f"{per[x]['top1']:.3f}" for x in ("en", "ru", "uk"))  # type: ignore[index]
-        print(f"  {name:<14} top-1 traced {o['top1']:.3f} ({langs}), best candidate right {o['top1_any']:.3f}, "
+        print(f"  {name:<16} top-1 traced {o['top1']:.3f} ({langs}), best candidate right {o['top1_any']:.3f}, "
               f"wrong-source {o['wrong_source']:.3f}")  # fmt: skip
 
 

@@ -120,3 +120,12 @@ def test_prune_removes_old_formats_and_abandoned_exports_only(tmp_path: Path) ->
     (tmp_path / ".onnx-in-progress").mkdir()
     _onnx.prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".onnx-in-progress", "current", "not-ours"]
+
+
+def test_token_batches_bound_padded_size_and_cover_every_sentence() -> None:
+    lengths = np.array([30, 5, 200, 12, 12, 7, 64, 600])
+    batches = list(_onnx.token_batches(lengths, tokens=64))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for rows in batches:
+        assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 64
+    assert [lengths[b].tolist() for b in batches] == [[5, 7, 12, 12], [30], [64], [200], [600]]
