@@ -2,7 +2,7 @@
 extract + embed with the default model) and disk per article, and what a refresh of an
 unchanged site costs.
 
-    python benchmarks/crawl.py [--docs N]
+    python benchmarks/crawl.py [--docs N] [--backend auto|torch]
 
 Serves the NTREX documents of ../shared/data as English, Russian (windows-1251, undeclared)
 and Ukrainian article pages from a local server on 127.0.0.1 (delay 0: the polite per-host
@@ -26,12 +26,15 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=73, help="NTREX documents to serve (x3 languages)")
+    parser.add_argument("--backend", choices=["auto", "torch"], default="auto",
+                        help="as `trace index build --backend` (auto: the int8 ONNX export)")  # fmt: skip
     args = parser.parse_args()
 
     import index as ix
+    from cli import _indexing_embedder
     from index._sources import Source
     from tests.site import Site
-    from tracer import load_embedder
+    from tracer import DEFAULT_MODEL
     from tracer._evaluate import read_parallel_tsv
 
     docs = read_parallel_tsv(ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv")[: args.docs]
@@ -52,7 +55,7 @@ def main() -> None:
                               delay=0.0, allow_private=True, max_articles=10_000))  # fmt: skip
 
     t = time.perf_counter()
-    embedder = load_embedder()
+    embedder, backend = _indexing_embedder(DEFAULT_MODEL, None, args.backend)  # what `index build` takes
     load_s = time.perf_counter() - t
     embed_s = 0.0
     real_embed = embedder.embed
@@ -89,7 +92,7 @@ def main() -> None:
     site.close()
 
     print(f"articles built        {n} ({sentences} sentences, {sentences / n:.1f} per article)")
-    print(f"model load            {load_s:.1f} s (once per run)")
+    print(f"model load            {load_s:.1f} s (once per run), passages embedded with {backend}")
     print(f"build                 {build_s:.1f} s = {build_s / n * 1000:.0f} ms per article "
           f"(embedding {embed_build / n * 1000:.0f} ms, fetch+extract+store {(build_s - embed_build) / n * 1000:.0f} ms)")  # fmt: skip
     print(f"disk                  {size / 1e6:.1f} MB = {size / n / 1024:.1f} KiB per article, "
