@@ -804,8 +804,9 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
 # -- trace calibrate / eval -----------------------------------------------------------------
 
 
-def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int,
-                       langs: str) -> tuple[list[Any], str]:  # fmt: skip
+def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str,
+                       backend: str = "torch") -> tuple[list[Any], str, str]:  # fmt: skip
+    """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
     from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
 
     wanted = tuple(x.strip() for x in langs.split(",") if x.strip())
@@ -813,12 +814,12 @@ def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: i
     if bad or not wanted:
         raise tracer.InputError(f"--langs must list some of en, ru, uk, got {langs!r}")
     docs = read_parallel_tsv(data)
-    embedder = _load_embedder(model)
+    embedder, backend = _passage_embedder(_load_embedder(model), backend)
     with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
         _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
              f"{runs} run(s) from seed {seed}")  # fmt: skip
         outcomes = run_protocols(docs, embedder, Path(tmp), Protocol(langs=wanted, absent=absent, seed=seed), runs)
-    return outcomes, embedder.info.name
+    return outcomes, embedder.info.name, backend
 
 
 def protocol_options(func: F) -> F:
@@ -868,7 +869,7 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
         rules = payload["rules"]
     except (OSError, ValueError, KeyError) as exc:
         raise tracer.InputError(f"{target} is not a tracer calibration file ({exc}); choose another --output") from exc
-    outcomes, name = _protocol_outcomes(data, model, absent, seed, runs, langs)
+    outcomes, name, _ = _protocol_outcomes(data, model, absent, seed, runs, langs)
     calib = [o for o in outcomes if o.query.split == "calib"]
     seeds = f"seed {seed}" if runs == 1 else f"{runs} runs, seeds {seed}-{seed + runs - 1}"
     note = f" ({data.name}, calibration half, {seeds}, {absent:.0%} of documents absent)"
@@ -899,10 +900,18 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
     default=None,
     help="Also write the precision/recall curve of the traced/no_source decision as an SVG image.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx-int8"]),
+    default="torch",
+    show_default=True,
+    help="How source sentences are embedded: torch float32 as `trace calibrate` fits the rule, or the "
+    "int8 ONNX export that `trace index add` uses by default (articles are always float32).",
+)
 @common_options
 @errors_to_exit
 def eval_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, split: str,
-                 threshold: float | None, plot: Path | None, verbose: int, quiet: bool) -> None:  # fmt: skip
+                 threshold: float | None, plot: Path | None, backend: str, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Measure tracing on parallel data, as JSON on stdout.
 
     DATA is an NTREX-format TSV (top-1, MRR@10, wrong-source and abstention rates overall and
@@ -921,10 +930,11 @@ def eval_command(data: Path, model: str, absent: float, seed: int, runs: int, la
 
     if plot is not None and plot.suffix.lower() != ".svg":
         raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
-    outcomes, name = _protocol_outcomes(data, model, absent, seed, runs, langs)
+    outcomes, name, backend = _protocol_outcomes(data, model, absent, seed, runs, langs, backend)
     chosen = [o for o in outcomes if split == "all" or o.query.split == split]
     rule = rule_for(name).with_threshold(threshold)
-    result = {"model": name, "split": split, "decision": rule.describe(), **score_by_lang(chosen, rule)}
+    result = {"model": name, "passage_backend": backend, "split": split, "decision": rule.describe(),
+              **score_by_lang(chosen, rule)}  # fmt: skip
     curves = {"overall": pr_curve(chosen, rule)}
     for lang in result["per_lang"]:  # type: ignore[attr-defined]
         curves[lang] = pr_curve([o for o in chosen if o.query.source_lang in (lang, None)], rule)

@@ -350,3 +350,13 @@ def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(runner: CliRun
     )
     stats = json.loads(runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"]).stdout)
     assert (stats["passage_backend"], stats["vector_index"]) == ("torch", "IDMap2,Flat")
+
+
+def test_eval_says_which_backend_embedded_the_sources(runner: CliRunner, tmp_path: Path) -> None:
+    data = _parallel_tsv(tmp_path / "parallel.tsv")
+    default = runner.invoke(main, ["eval", str(data), "--runs", "1"])
+    assert json.loads(default.stdout)["passage_backend"] == "torch"
+    asked = runner.invoke(main, ["eval", str(data), "--runs", "1", "--backend", "onnx-int8"])
+    assert asked.exit_code == 0, asked.stderr
+    assert "tracer: onnx-int8 needs a sentence-transformers model; embedding with hash-test as loaded\n" in asked.stderr
+    assert json.loads(asked.stdout)["passage_backend"] == "torch"

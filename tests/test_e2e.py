@@ -246,3 +246,22 @@ def test_an_index_built_with_int8_passages_still_finds_every_original(env, tmp_p
     assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)
     stats = json.loads(run("index", "stats", "--index", str(index), "--format", "json", env=env).stdout)
     assert stats["passage_backend"] == "onnx-int8"
+
+
+@pytest.mark.skipif(not NTREX.exists(), reason=f"parallel evaluation data not found at {NTREX}")
+def test_eval_measures_the_int8_backend_when_asked(env, tmp_path: Path) -> None:
+    lines = NTREX.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    doc_id = header.split("\t").index("doc_id")
+    ids = list(dict.fromkeys(r.split("\t")[doc_id] for r in rows))[:9]
+    small = tmp_path / "ntrex-9.tsv"
+    small.write_text(header + "".join(r for r in rows if r.split("\t")[doc_id] in ids), encoding="utf-8")
+    results = {}
+    for backend in ("torch", "onnx-int8"):
+        done = run("eval", str(small), "--runs", "1", "--split", "all", "--backend", backend, env=env)
+        assert done.returncode == 0, done.stderr
+        results[backend] = json.loads(done.stdout)
+    assert [r["passage_backend"] for r in results.values()] == ["torch", "onnx-int8"]
+    torch, int8 = (results[b]["overall"] for b in ("torch", "onnx-int8"))
+    assert torch["n"] == int8["n"] > 100
+    assert int8["top1_any"] >= 0.9 and abs(int8["top1_any"] - torch["top1_any"]) <= 0.03
