@@ -145,7 +145,8 @@ def read_export(directory: Path) -> ModelInfo | None:
 TOKENS_PER_BATCH = 512
 """Padded tokens per ONNX batch: many short sentences or a few long ones, so activations stay
 cache-sized. int8 on 2 cores: 3.57x torch at 512, 2.96x at 128, 3.37x at 2048
-(``benchmarks/embed_backends.py --budgets 128,2048``); 2.81x with 16 sentences per batch."""
+(``benchmarks/embed_backends.py --budgets 128,2048``); 2.81x before, with 16 sentences per
+batch and the SDPA graph."""
 
 
 def token_batches(lengths: np.ndarray, tokens: int = TOKENS_PER_BATCH) -> Iterator[np.ndarray]:
