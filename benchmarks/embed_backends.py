@@ -32,19 +32,20 @@ def main() -> None:
     from tracer import load_embedder
     from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
     from tracer._judge import rule_for
-    from tracer._onnx import OnnxEmbedder, ensure_export, int8_embedder
+    from tracer._onnx import OnnxEmbedder, SplitEmbedder, ensure_export
 
     docs = read_parallel_tsv(NTREX)
     texts = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")][: args.sentences]
     base = load_embedder()
     t = time.perf_counter()
-    split = int8_embedder(base)
+    directory = ensure_export(base)
     prepare = time.perf_counter() - t
+    int8 = OnnxEmbedder(base.info, directory, "int8")
+    split = SplitEmbedder(base, int8)  # articles in torch float32, sources in int8, as int8_embedder() gives
 
-    backends = {"torch float32": base, "ONNX float32": OnnxEmbedder(base.info, ensure_export(base), "float32"),
-                "ONNX int8": split.passage}  # fmt: skip
+    backends = {"torch float32": base, "ONNX float32": OnnxEmbedder(base.info, directory, "float32"), "ONNX int8": int8}
     for tokens in filter(None, args.budgets.split(",")):
-        backends[f"int8, {tokens} tok"] = OnnxEmbedder(base.info, ensure_export(base), "int8", int(tokens))
+        backends[f"int8, {tokens} tok"] = OnnxEmbedder(base.info, directory, "int8", int(tokens))
     rates: dict[str, list[float]] = {name: [] for name in backends}
     vectors = {}
     for emb in backends.values():

@@ -332,11 +332,12 @@ class IndexStore:
         for p in self.path.iterdir():
             with contextlib.suppress(FileNotFoundError):  # a writer may swap a vector file meanwhile
                 size += p.stat().st_size if p.is_file() else 0
+        described = self.describe()
         return {
-            **self.describe(),
+            **described,
             "model": self.model.to_dict(),
             "passage_backend": self.manifest.get("passage_backend", "torch"),
-            "vector_index": self.vector_index_type,
+            "vector_index": self._vector_index_type(int(described["units"])),  # type: ignore[call-overload]
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
             "last_run": self.last_run(),
@@ -676,9 +677,14 @@ class IndexStore:
         """The index type searches use, named without loading it: from the newest file mapped
         read-only (a header read; loading it would read ~600 MB at 10M vectors just to say
         "IVF4096,PQ48"), or the type the unit count calls for when that file will be replaced."""
+        return self._vector_index_type()
+
+    def _vector_index_type(self, count: int | None = None) -> str:
+        """``vector_index_type``; ``count``: the units, when the caller has counted them already."""
         if self._faiss is not None and self._faiss_generation == self.generation:
             return _vectors.describe(self._faiss)
-        count = int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+        if count is None:
+            count = int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
         mapped = self._newest_file(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         if mapped is None or _vectors.needs_rebuild(mapped, count, self.exact_limit):
             return _vectors.factory_for(count, self.model.dim, self.exact_limit)
