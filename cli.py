@@ -647,14 +647,33 @@ def crawl_options(func: F) -> F:
             default=None,
             help="Sources file (TOML) [default: the shipped configs/sources.toml].",
         ),
-        click.option("--source", "source_names", multiple=True, metavar="NAME",
-                     help="Crawl only this source (repeatable) [default: all]."),
-        click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
-                     help="Skip articles published before this date (YYYY-MM-DD, UTC)."),
-        click.option("--max-articles", type=click.IntRange(1), default=None,
-                     help="Articles visited per source [default: each source's max_articles]."),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-                     help="text: a summary on stderr; json: the summary on stdout."),
+        click.option(
+            "--source",
+            "source_names",
+            multiple=True,
+            metavar="NAME",
+            help="Crawl only this source (repeatable) [default: all].",
+        ),
+        click.option(
+            "--since",
+            type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+            default=None,
+            help="Skip articles published before this date (YYYY-MM-DD, UTC).",
+        ),
+        click.option(
+            "--max-articles",
+            type=click.IntRange(1),
+            default=None,
+            help="Articles visited per source [default: each source's max_articles].",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="text: a summary on stderr; json: the summary on stdout.",
+        ),
         backend_option,
     ]
     for option in reversed(options):
@@ -824,7 +843,9 @@ def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: i
 
 def protocol_options(func: F) -> F:
     func = click.option("--langs", default="en,ru,uk", show_default=True, help="Source languages to index.")(func)
-    func = click.option("--seed", type=int, default=1, show_default=True, help="Seed of the first run's document plan.")(func)
+    func = click.option(
+        "--seed", type=int, default=1, show_default=True, help="Seed of the first run's document plan."
+    )(func)
     func = click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True,
                         help="Protocol runs (seeds SEED, SEED+1, ...): each leaves out other documents, indexes "
                         "other languages and composes other articles.")(func)  # fmt: skip

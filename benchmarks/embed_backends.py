@@ -66,7 +66,9 @@ def main() -> None:
     if not args.runs:
         return
     rule = rule_for(base.info.name)
-    print(f"\nNTREX protocol, test half, {args.runs} runs (passages embedded by the backend, articles by torch float32):")
+    print(
+        f"\nNTREX protocol, test half, {args.runs} runs (passages embedded by the backend, articles by torch float32):"
+    )
     for name, emb in (("torch float32", base), ("ONNX int8", split)):
         with tempfile.TemporaryDirectory() as tmp:
             outcomes = run_protocols(docs, emb, Path(tmp), runs=args.runs)

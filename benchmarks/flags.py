@@ -41,7 +41,9 @@ def main() -> None:
                 for flag in compare(seg["id"], seg[lang], lang):
                     counts[lang][flag.kind] += 1
                     if len(shown[flag.kind]) < args.show:
-                        shown[flag.kind].append(f"  [{lang}] {flag.note}\n     id: {seg['id']}\n     {lang}: {seg[lang]}")
+                        shown[flag.kind].append(
+                            f"  [{lang}] {flag.note}\n     id: {seg['id']}\n     {lang}: {seg[lang]}"
+                        )
     print(f"flags per 100 sentence pairs ({args.data.name})")
     print(f"{'pair':<6}{'pairs':>6}" + "".join(f"{k:>10}" for k in KINDS) + f"{'any':>8}")
     for lang in ("en", "ru", "uk"):

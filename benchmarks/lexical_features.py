@@ -1,6 +1,7 @@
 """Cheap lexical evidence across scripts as extra judge features: does the decision improve
-when it also sees whether the sentence and the candidate agree on numbers, or on names
-(transliterated: Budanov / Буданов)? Each variant is fitted on the calibration half at 2%
+when it also sees whether the sentence and the candidate agree on numbers, on names
+(transliterated: Budanov / Буданов), or in length (a translation keeps the original's length
+up to a per-language ratio; another outlet's sentence on the same fact need not)? Each variant is fitted on the calibration half at 2%
 wrong-source, as `trace calibrate` does, and scored on the test half of the same runs.
 
     python benchmarks/lexical_features.py [--seed 1] [--runs 3]
@@ -56,6 +57,26 @@ def names_agree(query: str, candidate: str, lang: str) -> float:
     return (2 * hits - len(wanted)) / len(wanted)
 
 
+def length_misfit(docs: list) -> Callable[[str, str, str], float]:  # type: ignore[type-arg]
+    """|log(characters of the sentence / of the candidate) - that ratio's median for the
+    candidate's language|, the medians taken from the calibration half's aligned pairs."""
+    import math
+    from statistics import median
+
+    from tracer._evaluate import split_of
+
+    typical = {
+        lang: median(math.log(len(s["id"]) / len(s[lang])) for d in docs if split_of(d.doc_id) == "calib"
+                     for s in d.segments if s["id"] and s[lang])
+        for lang in ("en", "ru", "uk")
+    }  # fmt: skip
+
+    def misfit(query: str, candidate: str, lang: str) -> float:
+        return abs(math.log(max(len(query), 1) / max(len(candidate), 1)) - typical.get(lang, 0.0))
+
+    return misfit
+
+
 def with_feature(name: str, feature: Callable[[str, str, str], float], queries: dict[int, str]) -> Callable[[], None]:
     """Make the judge score ``name`` too (for the candidate lists in ``queries``); returns undo."""
     from tracer import _judge
@@ -98,7 +119,9 @@ def main() -> None:
     test = [o for o in outcomes if o.query.split == "test"]
     print(f"NTREX, {args.runs} runs from seed {args.seed}; fitted on the calibration half at 2% wrong-source, "
           "scored on the test half")  # fmt: skip
-    for name, feature in (("(tracer's rule)", None), ("numbers", numbers_agree), ("names", names_agree)):
+    variants = (("(tracer's rule)", None), ("numbers", numbers_agree), ("names", names_agree),
+                ("length", length_misfit(docs)))  # fmt: skip
+    for name, feature in variants:
         undo = with_feature(name, feature, queries) if feature else (lambda: None)
         try:
             features = ARTICLE_FEATURES + ((name,) if feature else ())

@@ -51,7 +51,9 @@ def main() -> None:
         with path.open("w", encoding="utf-8") as fh:
             for i in range(n):
                 text = " ".join(segments[(i * 5 + k) % len(segments)] for k in range(5))
-                fh.write(json.dumps({"url": f"https://m.example/{i}", "outlet": "M", "lang": "en", "text": text}) + "\n")
+                fh.write(
+                    json.dumps({"url": f"https://m.example/{i}", "outlet": "M", "lang": "en", "text": text}) + "\n"
+                )
         seconds, mb = peak(["index", "add", "--index", str(tmp / f"index-{n}"), str(path)], env)
         print(f"trace index add, {n} documents ({path.stat().st_size / 1e6:.1f} MB JSONL): {seconds:.0f} s, "
               f"peak RSS {mb:.0f} MB")  # fmt: skip

@@ -58,7 +58,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp(prefix="tracer-scale-"))
     print(f"20-sentence article, {base.info.name}, queries embedded by {type(query_embedder).__name__}")
-    print(f"{'units':>10} {'vector index':<16} {'warm trace s':>13} {'traced':>7} {'index build s':>14} {'RAM/vector B':>13}")
+    print(
+        f"{'units':>10} {'vector index':<16} {'warm trace s':>13} {'traced':>7} {'index build s':>14} {'RAM/vector B':>13}"
+    )
     with ix.IndexStore.create(tmp / "index", ix.manifest_for(base)) as store, store.write_lock():
         ix.add_documents(store, sources, base)
         n_synthetic = 0

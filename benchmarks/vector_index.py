@@ -67,7 +67,9 @@ def main() -> None:
     q = embedder.embed(queries, role="query")
     xb = synthetic(real, args.size)
     d = xb.shape[1]
-    print(f"{len(xb):,} vectors of dim {d} ({len(real):,} real), {len(q)} queries, faiss {faiss.__version__}, 2 threads")
+    print(
+        f"{len(xb):,} vectors of dim {d} ({len(real):,} real), {len(q)} queries, faiss {faiss.__version__}, 2 threads"
+    )
 
     t = time.perf_counter()
     _, truth = faiss.knn(q, xb, 10, metric=faiss.METRIC_INNER_PRODUCT)  # exact, no copy of xb

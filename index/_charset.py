@@ -41,7 +41,9 @@ def decode(body: bytes, declared: str | None = None) -> tuple[str, str]:
     declared_codecs = [c for c in (_codec(declared), _codec(declared_in_document(body))) if c and c != "utf-8"]
     from charset_normalizer import from_bytes
 
-    matches = {_codec(m.encoding) or m.encoding: m for m in from_bytes(body, cp_isolation=[*declared_codecs, *_CYRILLIC_8BIT])}
+    matches = {
+        _codec(m.encoding) or m.encoding: m for m in from_bytes(body, cp_isolation=[*declared_codecs, *_CYRILLIC_8BIT])
+    }
     best = min(matches.values(), key=lambda m: m.chaos, default=None)
     for candidate in declared_codecs:
         # A declaration wins unless detection finds text that is clearly less garbled (KOI8-R

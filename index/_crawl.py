@@ -457,4 +457,3 @@ def _round_robin(groups: list[list[_Job]]) -> list[_Job]:
     for i in range(max((len(g) for g in groups), default=0)):
         out.extend(g[i] for g in groups if i < len(g))
     return out
-

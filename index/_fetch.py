@@ -104,7 +104,9 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
     """Refuse non-http(s) URLs and, unless allowed, hosts resolving to non-public addresses."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise FetchError(url, "bad_url", f"only http and https URLs are fetched, not {parts.scheme or 'a relative URL'!r}")
+        raise FetchError(
+            url, "bad_url", f"only http and https URLs are fetched, not {parts.scheme or 'a relative URL'!r}"
+        )
     host = parts.hostname
     if not host:
         raise FetchError(url, "bad_url", "the URL has no host")
@@ -219,12 +221,16 @@ class Fetcher:
                                     check_robots=robots)  # fmt: skip
             except _Transient as exc:
                 if attempt == p.retries:
-                    raise FetchError(exc.url, exc.reason, f"{exc.detail} (gave up after {attempt + 1} attempts)") from exc
+                    raise FetchError(
+                        exc.url, exc.reason, f"{exc.detail} (gave up after {attempt + 1} attempts)"
+                    ) from exc
                 wait = exc.retry_after
                 if wait is None:
                     wait = p.backoff * 2**attempt + self._rng.uniform(0, p.backoff)
                 if wait > p.max_wait:
-                    raise FetchError(exc.url, "retry_after", f"server asks to wait {wait:.0f} s; will retry on the next run") from exc
+                    raise FetchError(
+                        exc.url, "retry_after", f"server asks to wait {wait:.0f} s; will retry on the next run"
+                    ) from exc
                 log.info("%s; retrying in %.1f s", exc, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")
@@ -291,7 +297,11 @@ class Fetcher:
         current = url
         for _ in range(self.policy.max_redirects + 1):
             check_url(current, allow_private=allow_private, resolver=self._resolver)
-            if check_robots and kind != "robots" and not self.allowed(current, delay=delay, allow_private=allow_private):
+            if (
+                check_robots
+                and kind != "robots"
+                and not self.allowed(current, delay=delay, allow_private=allow_private)
+            ):
                 raise FetchError(current, "robots", "disallowed by robots.txt")
             host = self._host(current)
             if locked:

@@ -168,7 +168,9 @@ def load_sources(path: Path | None = None) -> CrawlConfig:
         raise ConfigError(f"{path}: [crawler] must be a table")
     bad = set(crawler) - _CRAWLER_KEYS
     if bad:
-        raise r.error("", None, f"crawler.{sorted(bad)[0]}", f"is not a known key (known: {', '.join(sorted(_CRAWLER_KEYS))})")
+        raise r.error(
+            "", None, f"crawler.{sorted(bad)[0]}", f"is not a known key (known: {', '.join(sorted(_CRAWLER_KEYS))})"
+        )
     defaults = FetchPolicy()
     policy_args: dict[str, object] = {}
     for key in _CRAWLER_KEYS:
@@ -199,7 +201,12 @@ def load_sources(path: Path | None = None) -> CrawlConfig:
             raise r.error(where, i, "outlet", "is required (the outlet's display name)")
         langs = r.strings(table, "lang", where, i)
         if not langs or any(lang not in SOURCE_LANGS for lang in langs):
-            raise r.error(where, i, "lang", f"must be one of {', '.join(SOURCE_LANGS)} or a list of them, got {table.get('lang')!r}")
+            raise r.error(
+                where,
+                i,
+                "lang",
+                f"must be one of {', '.join(SOURCE_LANGS)} or a list of them, got {table.get('lang')!r}",
+            )
         patterns: dict[str, tuple[Pattern, ...]] = {}
         for key in ("allow", "deny"):
             try:

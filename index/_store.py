@@ -511,7 +511,8 @@ class IndexStore:
             generation = self._bump_generation() if urls else self.generation
         if urls:
             self._after_commit(generation)
-            self._conn.executescript("PRAGMA incremental_vacuum;")  # runs it to completion (execute() stops after one page)
+            # executescript runs it to completion (execute() stops after one page)
+            self._conn.executescript("PRAGMA incremental_vacuum;")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.publish()
         return BatchResult(added=added, replaced=replaced, units=n_units)

@@ -66,7 +66,10 @@ def test_index_add_and_stats(runner: CliRunner, sources: Path, tmp_path: Path) -
     ]  # fmt: skip
     text = runner.invoke(main, ["index", "stats", "--index", str(index)]).stdout
     assert "model     hash-test (test, dim 64)" in text
-    assert "The Guardian         en          1         2  2024-11-05                -                                0" in text
+    assert (
+        "The Guardian         en          1         2  2024-11-05                -                                0"
+        in text
+    )
 
 
 def test_trace_writes_schema_valid_json_on_stdout(runner: CliRunner, built: Path, article: Path) -> None:
@@ -322,7 +325,10 @@ def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, t
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == len(report["curve"])
     bad = runner.invoke(main, ["eval", str(data), "--plot", str(tmp_path / "pr.png")])
-    assert (bad.exit_code, bad.stderr) == (2, f"Error: --plot {tmp_path / 'pr.png'}: plots are written as SVG; name the file *.svg\n")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        f"Error: --plot {tmp_path / 'pr.png'}: plots are written as SVG; name the file *.svg\n",
+    )
 
 
 def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_path: Path) -> None:
@@ -332,16 +338,19 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
     assert result.exit_code == 0, result.stderr
     assert "36 sentences of 12 documents, 2 run(s) from seed 1" in result.stderr
     entry = json.loads(target.read_text(encoding="utf-8"))["rules"]["hash-test"]
-    assert entry["operating_point"].endswith("(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent)")
+    assert entry["operating_point"].endswith(
+        "(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent)"
+    )
     assert set(entry["article"]["weights"]) == {"cosine", "margin", "neighbour", "article", "sequence"}
     one, two = (
-        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n)]).stdout)
-        for n in (1, 2)
+        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n)]).stdout) for n in (1, 2)
     )
     assert two["overall"]["n"] == 2 * one["overall"]["n"] == 72
 
 
-def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(runner: CliRunner, sources: Path, tmp_path: Path) -> None:
+def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(
+    runner: CliRunner, sources: Path, tmp_path: Path
+) -> None:
     index = tmp_path / "index"
     result = runner.invoke(main, ["index", "add", "--index", str(index), "--backend", "onnx-int8", str(sources)])
     assert result.exit_code == 0, result.stderr

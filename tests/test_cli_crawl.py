@@ -39,7 +39,7 @@ backoff = 0.01
 name = "local"
 outlet = "Local News"
 lang = "en"
-feeds = ["{site.url('/feed.rss')}"]
+feeds = ["{site.url("/feed.rss")}"]
 delay = 0.0
 allow_private = true
 """,
@@ -61,7 +61,9 @@ def test_build_refresh_and_stats(runner: CliRunner, config: Path, site: Site, tm
         "1 failed (http_500 1)",
     ]
     site.article("/news/3", "Report 3", paragraphs(3))
-    result = runner.invoke(main, ["index", "refresh", "--index", str(index), "--config", str(config), "--format", "json"])
+    result = runner.invoke(
+        main, ["index", "refresh", "--index", str(index), "--config", str(config), "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["new"], summary["unchanged"], summary["fetched"], summary["failed"]) == (1, 3, 1, {})

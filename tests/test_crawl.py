@@ -86,7 +86,8 @@ def test_build_then_refresh_of_an_unchanged_site_fetches_no_article_bodies(site:
     summary = crawl(path, [source(site)]).to_dict()
     assert (summary["discovered"], summary["fetched"], summary["new"], summary["published"]) == (3, 3, 3, 3)
     assert set(stored(path)) == {site.url(f"/news/{i}") for i in range(3)}
-    assert stored(path)[site.url("/news/0")] == "\n".join(["Report 0", *paragraphs(0)])  # headline kept: it is translated too
+    # headline kept: it is translated too
+    assert stored(path)[site.url("/news/0")] == "\n".join(["Report 0", *paragraphs(0)])
     assert sorted(site.bodies_served()) == ["/news/0", "/news/1", "/news/2"]
     with sqlite3.connect(path / "index.sqlite") as conn:  # staging's pages were handed back
         assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
@@ -178,7 +179,9 @@ def test_timeouts_redirect_loops_huge_and_non_html_pages_fail_with_a_reason(site
 def test_charsets_declared_wrongly_or_not_at_all_decode_right(site: Site, tmp_path: Path) -> None:
     text = [RU[0] + " " + RU[1], RU[1] + " " + RU[0]]
     site.article("/ru/wrong", "Новости", text, charset="cp1251", header_charset="utf-8", meta_charset=False)
-    site.article("/ru/missing", "Новости", [text[1], text[0]], charset="cp1251", header_charset=None, meta_charset=False)
+    site.article(
+        "/ru/missing", "Новости", [text[1], text[0]], charset="cp1251", header_charset=None, meta_charset=False
+    )
     site.article("/ru/koi8", "Новости", [text[0], text[0][::-1]], charset="koi8_r", header_charset="windows-1251",
                  meta_charset=False)  # fmt: skip
     site.rss("/feed.rss", [("/ru/wrong", NOW), ("/ru/missing", NOW), ("/ru/koi8", NOW)])
@@ -207,7 +210,9 @@ def test_sitemaps_backfill_and_unchanged_lastmod_is_not_asked_for_again(site: Si
     assert crawl(tmp_path / "i", [src]).to_dict()["new"] == 3
     site.hits.clear()
     site.article("/news/2", "Report 2", [*paragraphs(2), "An update was appended to the article later that day."])
-    site.sitemap("/sitemap.xml", [("/news/0", old), ("/news/1", old), ("/news/2", datetime.now(UTC) + timedelta(minutes=1))])
+    site.sitemap(
+        "/sitemap.xml", [("/news/0", old), ("/news/1", old), ("/news/2", datetime.now(UTC) + timedelta(minutes=1))]
+    )
     summary = crawl(tmp_path / "i", [src], command="refresh").to_dict()
     assert (summary["unchanged"], summary["changed"]) == (2, 1)
     assert site.bodies_served() == ["/news/2"]
@@ -342,11 +347,13 @@ def test_sources_file_errors_name_the_key_and_line(tmp_path: Path) -> None:
     assert error(good.replace('"en"', '"de"')) == (
         f"{config}, line 4: source 'a': lang must be one of en, ru, uk or a list of them, got 'de'"
     )
-    assert error(good + "\n[[source]]\nname = \"b\"\noutlet = \"B\"\nlang = \"ru\"\nfeeds = []\nalow = []\n") == (
+    assert error(good + '\n[[source]]\nname = "b"\noutlet = "B"\nlang = "ru"\nfeeds = []\nalow = []\n') == (
         f"{config}, line 12: source 'b': alow is not a known key (known: allow, allow_private, api, delay, deny, "
         "feeds, lang, max_articles, name, outlet, sitemaps)"
     )
-    assert error(good + 'deny = ["(unclosed"]\n').startswith(f"{config}, line 6: source 'a': deny has an invalid regular")
+    assert error(good + 'deny = ["(unclosed"]\n').startswith(
+        f"{config}, line 6: source 'a': deny has an invalid regular"
+    )
     assert error("[crawler]\nretries = -1\n" + good) == f"{config}, line 2: crawler.retries must be positive, got -1"
     assert error("[[source]]\nname = 'x'\n = 1\n").startswith(f"sources file {config} is not valid TOML")
 
@@ -389,7 +396,9 @@ def test_concurrency_is_global_and_one_host_gets_one_request_at_a_time(tmp_path:
         summary = crawl(tmp_path / "i", srcs, policy=fast_policy(concurrency=2)).to_dict()
         elapsed = time.monotonic() - started
         assert summary["new"] == 9
-        spans = sorted((h.at, h.at + 0.3, k) for k, s in enumerate(sites) for h in s.hits if h.path.startswith("/news/"))
+        spans = sorted(
+            (h.at, h.at + 0.3, k) for k, s in enumerate(sites) for h in s.hits if h.path.startswith("/news/")
+        )
         in_flight = max(sum(1 for a, b, _ in spans if a <= t < b) for t, _, _ in spans)
         assert in_flight == 2  # never more than the global limit, and the limit is used
         for k in range(3):  # one host never has two requests at once

@@ -108,7 +108,11 @@ def test_the_example_story_slips_are_each_reported_and_nothing_else(first_run) -
     assert (credits[12]["stated_outlet"], credits[12]["agrees"]) == ("The Guardian", False)
     assert credits[12]["note"] == "credits The Guardian, but the claim was found in Daily Express, not in The Guardian"
     # Right credits agree; people are not outlets.
-    assert (credits[5]["stated_outlet"], credits[5]["matched_outlet"], credits[5]["agrees"]) == ("Yonhap", "Yonhap", True)
+    assert (credits[5]["stated_outlet"], credits[5]["matched_outlet"], credits[5]["agrees"]) == (
+        "Yonhap",
+        "Yonhap",
+        True,
+    )
     assert (credits[9]["stated_outlet"], credits[9]["agrees"]) == ("The Guardian", True)
     assert (credits[3]["stated"], credits[3]["stated_outlet"], credits[3]["agrees"]) == ("Peskov", None, None)
     # The Kremlin line is carried by RIA and, 35 minutes later, TASS: RIA is the earliest.

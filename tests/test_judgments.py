@@ -22,8 +22,11 @@ from tracer._outlets import OutletTable
         ("Menurut The Guardian, para tentara diberi seragam Rusia.", "The Guardian", "either"),
         ("Menurut Budanov, sekitar 11.000 tentara telah dipindahkan.", "Budanov", "either"),
         ('"Kami siap," kata Zelensky kepada wartawan.', "Zelensky", "speaker"),
-        ('"Itu berita bohong," kata juru bicara Kremlin Dmitry Peskov kepada wartawan.',
-         "juru bicara Kremlin Dmitry Peskov", "speaker"),
+        (
+            '"Itu berita bohong," kata juru bicara Kremlin Dmitry Peskov kepada wartawan.',
+            "juru bicara Kremlin Dmitry Peskov",
+            "speaker",
+        ),
         ("Harga naik, ujar dia kepada wartawan.", None, None),  # a pronoun credits nobody nameable
         ("Kremlin menyebut laporan media Barat tentang pengiriman tentara sebagai palsu.", None, None),
         ("Pasukan Ukraina menguasai sebagian wilayah Kursk sejak Agustus.", None, None),

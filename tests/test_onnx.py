@@ -21,8 +21,16 @@ def test_only_mean_pooled_models_are_exported() -> None:
     mean = _module("Pooling", {"pooling_mode": "mean", "include_prompt": True})
     assert _onnx.exportable([_module("Transformer"), mean, _module("Normalize")]) is None
     assert _onnx.exportable([_module("Transformer"), mean]) is None
-    labse = [_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"}), _module("Dense"), _module("Normalize")]
-    assert _onnx.exportable(labse) == "its modules are Transformer -> Pooling -> Dense -> Normalize, not Transformer -> Pooling (mean) -> Normalize"
+    labse = [
+        _module("Transformer"),
+        _module("Pooling", {"pooling_mode": "cls"}),
+        _module("Dense"),
+        _module("Normalize"),
+    ]
+    assert (
+        _onnx.exportable(labse)
+        == "its modules are Transformer -> Pooling -> Dense -> Normalize, not Transformer -> Pooling (mean) -> Normalize"
+    )
     cls = _onnx.exportable([_module("Transformer"), _module("Pooling", {"pooling_mode": "cls"})])
     assert cls is not None and cls.startswith("it pools with {'pooling_mode': 'cls'}")
 

@@ -228,7 +228,9 @@ def test_jsonl_is_checked_whole_then_streamed(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     with path.open("w", encoding="utf-8") as fh:
         for i in range(1000):
-            fh.write(json.dumps({"url": f"https://b.example/{i}", "outlet": "B", "lang": "en", "text": f"Text {i}."}) + "\n")
+            fh.write(
+                json.dumps({"url": f"https://b.example/{i}", "outlet": "B", "lang": "en", "text": f"Text {i}."}) + "\n"
+            )
     assert ix.check_jsonl(path) == 1000
     stream = ix.iter_jsonl(path)
     assert next(stream).meta.url == "https://b.example/0"  # a generator, not a list

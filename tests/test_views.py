@@ -99,7 +99,10 @@ def test_a_directory_with_o_dir_writes_one_report_per_article(
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["dua.md", "satu.md"]
     result = runner.invoke(main, ["--index", str(index), str(folder), "--format", "html"])
-    assert (result.exit_code, result.stderr) == (2, "Error: several articles as HTML need -o DIR (one page per article)\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: several articles as HTML need -o DIR (one page per article)\n",
+    )
 
 
 @pytest.fixture
@@ -161,6 +164,10 @@ def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index:
                for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
     assert credits == [
         ("Reuters", None, "credits Reuters, which is not in the index; the claim was found in The Guardian"),
-        ("Daily Express", False, "credits Daily Express, but the claim was found in The Guardian, not in Daily Express"),
+        (
+            "Daily Express",
+            False,
+            "credits Daily Express, but the claim was found in The Guardian, not in Daily Express",
+        ),
         ("The Guardian", True, "credits The Guardian, which carries the claim"),
     ]

@@ -53,4 +53,6 @@ def check(
         if top.unit.doc.outlet != stated and (not own or top.cosine - max(own) >= FAR):
             return Attribution(found.stated, stated, None, False,
                                f"credits {stated}, but no indexed article of {stated} carries this claim{nearest}")  # fmt: skip
-    return Attribution(found.stated, stated, None, None, f"credits {stated}; no source found, so the credit is unchecked")
+    return Attribution(
+        found.stated, stated, None, None, f"credits {stated}; no source found, so the credit is unchecked"
+    )

@@ -61,7 +61,9 @@ def without_credit(sentence: str) -> str:
 # Credits that name a source inside the sentence, newsroom-added or not.
 _STOP = r"(?=\s+(?:kepada|dalam|di|pada|saat|ketika|seperti|sebagaimana|bahwa|yang)\b|\s*[,.;:!?\"”»]|\s*$)"
 _MENGUTIP = re.compile(rf"(?i:\b(?:mengutip|melansir|mengacu\s+pada)\s+)(?P<name>(?:{_MEDIA}\s+)?{_NAME}){_STOP}")
-_MENURUT = re.compile(rf"(?i:\bmenurut\s+)(?P<name>(?:(?i:laporan|keterangan|pernyataan|data)\s+)?[^,.;:!?\"”»]+?){_STOP}")
+_MENURUT = re.compile(
+    rf"(?i:\bmenurut\s+)(?P<name>(?:(?i:laporan|keterangan|pernyataan|data)\s+)?[^,.;:!?\"”»]+?){_STOP}"
+)
 _SPEAKER = re.compile(
     rf"""(?:^|[,\"”»]\s*|\s)(?i:kata|ujar|ungkap|tutur|jelas|tegas|imbuh|tambah)\s+(?P<name>[^,.;:!?\"”»]+?){_STOP}""",
     re.VERBOSE,

@@ -96,7 +96,11 @@ def _numeral_value(raw: str, lang: str) -> float | None:
     s = raw.replace("\u00a0", " ").replace("\u202f", " ")
     if lang in ("ru", "uk"):
         s = s.replace(" ", "")
-        s = s.replace(",", ".") if re.fullmatch(r"\d+,\d{1,2}", s) or not re.fullmatch(r"\d{1,3}(,\d{3})+", s) else s.replace(",", "")
+        s = (
+            s.replace(",", ".")
+            if re.fullmatch(r"\d+,\d{1,2}", s) or not re.fullmatch(r"\d{1,3}(,\d{3})+", s)
+            else s.replace(",", "")
+        )
     elif lang == "id":
         s = s.replace(".", "").replace(",", ".") if re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?|\d+,\d+", s) else s
     else:
@@ -161,7 +165,9 @@ def numbers(text: str, lang: str, skip: set[tuple[int, int]]) -> list[_Number]:
             found.append((m.start(), m.end(), float(base)))
     if lang == "en":
         for m in _EN_COMPOUND.finditer(text):
-            found.append((m.start(), m.end(), float(_WORDS["en"][m.group(1).lower()] + _WORDS["en"][m.group(2).lower()])))
+            found.append(
+                (m.start(), m.end(), float(_WORDS["en"][m.group(1).lower()] + _WORDS["en"][m.group(2).lower()]))
+            )
     covered = [(a, b) for a, b, _ in found]
     for m in re.finditer(r"[^\W\d_]+(?:['’][^\W\d_]+)?", text):
         word = m.group().lower()
@@ -259,7 +265,11 @@ def dates(text: str, lang: str) -> _Dates:
     months: dict[int, tuple[int, int]] = {}
     for month, pattern in enumerate(_month_pattern(lang), start=1):
         for m in pattern.finditer(text):
-            if lang == "en" and m.group().lower() == "may" and not re.search(r"\d", text[max(0, m.start() - 4) : m.end() + 4]):
+            if (
+                lang == "en"
+                and m.group().lower() == "may"
+                and not re.search(r"\d", text[max(0, m.start() - 4) : m.end() + 4])
+            ):
                 continue  # "may" the verb
             months.setdefault(month, (m.start(), m.end()))
             before = re.search(r"(\d{1,2})(?:-?(?:го|е|st|nd|rd|th))?\s+$", text[max(0, m.start() - 8) : m.start()])
@@ -275,7 +285,10 @@ def dates(text: str, lang: str) -> _Dates:
         stem_text = stem.capitalize() if lang == "id" else stem
         for m in re.finditer(rf"\b{stem_text}\b", text, flags):
             weekdays.setdefault(day, (m.start(), m.end()))
-    years = {int(m.group()): (m.start(), m.end()) for m in re.finditer(r"(?<![\d.,])(?:19[0-9]{2}|20[0-9]{2})(?![\d.,]\d)", text)}
+    years = {
+        int(m.group()): (m.start(), m.end())
+        for m in re.finditer(r"(?<![\d.,])(?:19[0-9]{2}|20[0-9]{2})(?![\d.,]\d)", text)
+    }
     return _Dates(day_months, months, weekdays, years)
 
 

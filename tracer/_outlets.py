@@ -52,7 +52,7 @@ class OutletTable:
         for i, entry in enumerate(data.get("outlet", []), start=1):
             name, names = entry.get("name"), entry.get("aliases", [])
             if set(entry) - {"name", "aliases"} or not isinstance(name, str) or not isinstance(names, list):
-                raise ConfigError(f"{path}: outlet #{i} needs name = \"...\" and aliases = [...] and nothing else")
+                raise ConfigError(f'{path}: outlet #{i} needs name = "..." and aliases = [...] and nothing else')
             for alias in [name, *names]:
                 aliases.setdefault(normalize(str(alias)), name)
         return cls(aliases)

@@ -50,7 +50,9 @@ def pr_svg(curves: dict[str, Sequence[dict[str, float]]], operating: dict[str, t
             r, p = operating[name]
             parts.append(f'<circle cx="{_x(r):.1f}" cy="{y(p):.1f}" r="4" fill="{colour}"/>')
         ly = H - PAD - 12 - 16 * (len(curves) - 1 - k)
-        parts.append(f'<line x1="{_x(0) + 12}" y1="{ly}" x2="{_x(0) + 32}" y2="{ly}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(
+            f'<line x1="{_x(0) + 12}" y1="{ly}" x2="{_x(0) + 32}" y2="{ly}" stroke="{colour}" stroke-width="2"/>'
+        )
         parts.append(f'<text x="{_x(0) + 38}" y="{ly + 4}">{escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -56,7 +56,9 @@ def render_text(report: Report, width: int | None = None) -> str:
             out.extend(textwrap.wrap(f"credit [{mark}]: {a.note}", width, initial_indent="    ",
                                      subsequent_indent="       "))  # fmt: skip
         for f in s.flags:
-            out.extend(textwrap.wrap(f"! {f.kind}: {f.note}", width, initial_indent="    ", subsequent_indent="       "))
+            out.extend(
+                textwrap.wrap(f"! {f.kind}: {f.note}", width, initial_indent="    ", subsequent_indent="       ")
+            )
         out.append("")
     if report.sources:
         out.append("Sources, most used first:")
@@ -204,12 +206,15 @@ def render_html(report: Report) -> str:
     """One self-contained page: no scripts, no external files, every text escaped."""
     name = html.escape(str(report.article.get("name")))
     rows = "\n".join(_row(s) for s in report.sentences)
-    sources = "".join(
-        f'<li>{html.escape(src.outlet)} ({src.lang}, {html.escape(src.published or "undated")}'
-        f'{", earliest" if src.earliest else ""}) <a href="{html.escape(src.url)}">{html.escape(src.url)}</a>'
-        f' — sentences {", ".join(str(i) for i in src.sentences)}</li>'
-        for src in report.sources
-    ) or "<li>No source found for any sentence.</li>"
+    sources = (
+        "".join(
+            f"<li>{html.escape(src.outlet)} ({src.lang}, {html.escape(src.published or 'undated')}"
+            f'{", earliest" if src.earliest else ""}) <a href="{html.escape(src.url)}">{html.escape(src.url)}</a>'
+            f" — sentences {', '.join(str(i) for i in src.sentences)}</li>"
+            for src in report.sources
+        )
+        or "<li>No source found for any sentence.</li>"
+    )
     warnings = "".join(f'<p class="meta">warning: {html.escape(w)}</p>' for w in report.warnings)
     return f"""<!DOCTYPE html>
 <html lang="id">
