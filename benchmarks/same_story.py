@@ -2,9 +2,9 @@
 of the index counts as wrongly traced whatever it is traced to; NTREX holds several articles on
 the same story from different outlets, so many such sentences find the same claim in a sibling
 article. This script tells the two apart without the model: two documents are on the same story
-when the TF-IDF cosine of their English texts reaches ``--story`` (0.2 pairs exactly the
-same-event articles: Wayde Sims, Macedonian referendum, Livingston-Rangers, Hurricane Rosa,
-Ryder Cup, the Sulawesi tsunami...). Then, for the shipped decision rule at its calibrated
+when the TF-IDF cosine of their English texts reaches ``--story`` (0.2 pairs the same-event
+articles: Wayde Sims, Macedonian referendum, Livingston-Rangers, Hurricane Rosa, Ryder Cup, the
+Sulawesi tsunami..., and two looser pairs: football-clip pages, US-China trade pieces). Then, for the shipped decision rule at its calibrated
 threshold and a sweep below it, on the test half: top-1 traced, wrong-source overall, and the
 part of it that went to an unrelated document.
 
