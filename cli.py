@@ -448,7 +448,7 @@ def _prepare(source: str, max_bytes: int, detector: Any) -> tuple[Any, list[Any]
     """Read (or fetch) and segment one article, and warn if it is not Indonesian: before any
     model or index is loaded, so bad input fails fast."""
     from tracer._article import read_article
-    from tracer._langid import is_indonesian
+    from tracer._langid import is_indonesian, not_indonesian_warning
     from tracer._trace import article_sentences
 
     doc = _fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
@@ -456,7 +456,7 @@ def _prepare(source: str, max_bytes: int, detector: Any) -> tuple[Any, list[Any]
     warnings = []
     guess = detector.detect(doc.text)
     if not is_indonesian(guess):
-        warnings.append(f"the article looks like {guess.lang!r}, not Indonesian; matches may be poor")
+        warnings.append(not_indonesian_warning(guess))
         log.warning("%s: %s", doc.name, warnings[-1])
     return doc, sentences, warnings
 

@@ -5,7 +5,10 @@ vector (the serialized index; "re-rank from stored" reads the candidates' float3
 storage, which tracer already keeps in SQLite, so they cost no RAM). The last row is the index
 tracer itself chooses at that size (index/_vectors.py).
 
-    python benchmarks/vector_index.py [--size 1000000] [--queries 200]
+    python benchmarks/vector_index.py [--size 1000000] [--queries 200] [--nprobe 64,128]
+
+"margin error" is how far the judge's margin (best score minus the mean of the next four)
+computed from the index's top 10 lies from the exact one.
 
 Past 2M vectors only exact search and tracer's choice run: HNSW and RFlat would hold another
 copy of every float32 vector (15 GB at 10M) and this machine has 24 GB.
@@ -48,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--nprobe", default="", help="more nprobe values to try on tracer's choice, e.g. 64,128")
     args = parser.parse_args()
 
     import faiss
@@ -72,10 +76,13 @@ def main() -> None:
     )
 
     t = time.perf_counter()
-    _, truth = faiss.knn(q, xb, 10, metric=faiss.METRIC_INNER_PRODUCT)  # exact, no copy of xb
+    truth_scores, truth = faiss.knn(q, xb, 10, metric=faiss.METRIC_INNER_PRODUCT)  # exact, no copy of xb
     flat_ms = (time.perf_counter() - t) / len(q) * 20 * 1000
-    print(f"{'index':<38}{'build s':>9}{'recall@1':>10}{'recall@10':>11}{'ms / 20 sentences':>19}{'bytes/vector':>14}")
-    print(f"{'Flat (exact)':<38}{0:>9.0f}{1:>10.3f}{1:>11.3f}{flat_ms:>19.1f}{d * 4:>14}")
+    print(
+        f"{'index':<38}{'build s':>9}{'recall@1':>10}{'recall@10':>11}{'ms / 20 sentences':>19}{'bytes/vector':>14}"
+        f"{'margin error mean/max':>23}"
+    )
+    print(f"{'Flat (exact)':<38}{0:>9.0f}{1:>10.3f}{1:>11.3f}{flat_ms:>19.1f}{d * 4:>14}{'0 / 0':>23}")
 
     sample = xb[np.random.default_rng(1).choice(len(xb), min(len(xb), 100_000), replace=False)]
     nlist = 2048 if len(xb) >= 1_000_000 else 1024
@@ -92,6 +99,8 @@ def main() -> None:
         train_size = min(len(xb), 64 * _vectors.nlist_for(len(xb)))  # as index/_store.py trains it
         configs.append((f"tracer's choice: {chosen} + re-rank", chosen,
                         {"nprobe": _vectors.NPROBE, "rerank": _vectors.RERANK, "train": train_size}))  # fmt: skip
+        for nprobe in (int(x) for x in args.nprobe.split(",") if x):
+            configs.append((f"  the same, nprobe {nprobe}", None, {"nprobe": nprobe, "rerank": _vectors.RERANK}))
     index = None
     for label, factory, params in configs:
         t = time.perf_counter()
@@ -120,12 +129,21 @@ def main() -> None:
             found = np.take_along_axis(cand, np.argsort(-exact, axis=1)[:, :10], axis=1)
         else:
             _, found = index.search(q, 10)
+        found_scores = -np.sort(-np.einsum("qd,qkd->qk", q, xb[found]), axis=1)
         ms = (time.perf_counter() - t) / len(q) * 20 * 1000
         r1 = float(np.mean(found[:, 0] == truth[:, 0]))
         r10 = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]))
+        # the judge's margin: best cosine minus the mean of the next MARGIN_K (tracer/_match.py)
+        error = np.abs(margins(found_scores) - margins(truth_scores))
         size = faiss.serialize_index(index).nbytes if factory else None
         per = f"{size / len(xb):.0f}" if size else "same"
-        print(f"{label:<38}{build:>9.0f}{r1:>10.3f}{r10:>11.3f}{ms:>19.1f}{per:>14}", flush=True)
+        errors = f"{error.mean():.4f} / {error.max():.4f}"
+        print(f"{label:<38}{build:>9.0f}{r1:>10.3f}{r10:>11.3f}{ms:>19.1f}{per:>14}{errors:>23}", flush=True)
+
+
+def margins(scores, k: int = 4):  # type: ignore[no-untyped-def]
+    """Best score minus the mean of the next ``k`` (rows sorted best first), as the judge's margin."""
+    return scores[:, 0] - scores[:, 1 : k + 1].mean(axis=1)
 
 
 if __name__ == "__main__":

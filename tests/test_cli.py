@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import tracer
 from cli import main
 from tests.conftest import HashEmbedder
+from tracer._langid import Guess, not_indonesian_warning
 
 SCHEMA = json.loads((Path(tracer.__file__).parent / "report.schema.json").read_text(encoding="utf-8"))
 
@@ -110,7 +111,7 @@ def test_non_indonesian_text_warns(runner: CliRunner, built: Path, tmp_path: Pat
     )
     result = runner.invoke(main, ["--index", str(built), str(path)])
     assert result.exit_code == 0
-    assert f"tracer: {path}: the article looks like 'en', not Indonesian; matches may be poor" in result.stderr
+    assert f"tracer: {path}: the article looks like English (en), not Indonesian; matches may be poor" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -369,3 +370,16 @@ def test_eval_says_which_backend_embedded_the_sources(runner: CliRunner, tmp_pat
     assert asked.exit_code == 0, asked.stderr
     assert "tracer: onnx-int8 needs a sentence-transformers model; embedding with hash-test as loaded\n" in asked.stderr
     assert json.loads(asked.stdout)["passage_backend"] == "torch"
+
+
+@pytest.mark.parametrize(
+    ("guess", "warning"),
+    [
+        (Guess("ru", 0.98), "the article looks like Russian (ru), not Indonesian; matches may be poor"),
+        (Guess("eo", 0.9), "the article looks like 'eo', not Indonesian; matches may be poor"),
+        # "Hello world. Hello world. ..." is guessed as Fulfulde at 17%: too weak to name
+        (Guess("fuv", 0.17), "the article does not read as Indonesian; matches may be poor"),
+    ],
+)
+def test_non_indonesian_warning_names_the_language_only_when_sure(guess: Guess, warning: str) -> None:
+    assert not_indonesian_warning(guess) == warning
