@@ -129,8 +129,8 @@ def main() -> None:
             found = np.take_along_axis(cand, np.argsort(-exact, axis=1)[:, :10], axis=1)
         else:
             _, found = index.search(q, 10)
-        found_scores = -np.sort(-np.einsum("qd,qkd->qk", q, xb[found]), axis=1)
         ms = (time.perf_counter() - t) / len(q) * 20 * 1000
+        found_scores = -np.sort(-np.einsum("qd,qkd->qk", q, xb[found]), axis=1)
         r1 = float(np.mean(found[:, 0] == truth[:, 0]))
         r10 = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]))
         # the judge's margin: best cosine minus the mean of the next MARGIN_K (tracer/_match.py)
