@@ -21,7 +21,8 @@ RULES = {
     "margin threshold": ("margin",),
     "cosine + margin": ("cosine", "margin"),
     "+ article coherence": ("cosine", "margin", "neighbour", "article"),
-    "+ sentence order (tracer)": ("cosine", "margin", "neighbour", "article", "sequence"),
+    "+ sentence order": ("cosine", "margin", "neighbour", "article", "sequence"),
+    "+ order on both sides (tracer)": ("cosine", "margin", "neighbour", "article", "sequence", "sides"),
 }
 
 

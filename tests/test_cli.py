@@ -342,7 +342,7 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
     assert entry["operating_point"].endswith(
         "(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent)"
     )
-    assert set(entry["article"]["weights"]) == {"cosine", "margin", "neighbour", "article", "sequence"}
+    assert set(entry["article"]["weights"]) == {"cosine", "margin", "neighbour", "article", "sequence", "sides"}
     one, two = (
         json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n)]).stdout) for n in (1, 2)
     )

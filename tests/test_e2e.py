@@ -220,10 +220,10 @@ def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) ->
     test = [o for o in outcomes if o.query.split == "test"]
     result = score_by_lang(test, rule_for(real_embedder.info.name))
     overall, per_lang = result["overall"], result["per_lang"]
-    # Measured: top1 0.960, top1_any 0.981, wrong_source 0.017, wrong_pick 0.007; per language
-    # top1 .990/.952/.961, top1_any .994/.972/.977 (README); small margins for CPU numerics.
+    # Measured: top1 0.964, top1_any 0.981, wrong_source 0.017, wrong_pick 0.008; per language
+    # top1 .992/.955/.959, top1_any .994/.972/.979 (README); small margins for CPU numerics.
     assert overall["top1_any"] >= 0.97
-    assert overall["top1"] >= 0.95
+    assert overall["top1"] >= 0.955
     assert overall["wrong_source"] <= 0.025
     assert overall["wrong_pick"] <= 0.012
     assert min(per_lang[lang]["top1"] for lang in ("en", "ru", "uk")) >= 0.94

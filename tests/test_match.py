@@ -90,6 +90,18 @@ def test_sequence_counts_neighbours_only_when_their_originals_keep_the_order() -
     assert [s[0].features["sequence"] for s in RULE.score_article(gaps)] == pytest.approx([1.0, 1.0, 0.0], abs=1e-6)
 
 
+def test_sides_adds_the_support_from_before_and_after() -> None:
+    # sentences 0-3 at source positions 10-13: the inner two are flanked on both sides
+    run = [[cand(10 + i, 1, 0.05)] for i in range(4)]
+    assert [s[0].features["sides"] for s in RULE.score_article(run)] == pytest.approx([1, 2, 2, 1], abs=1e-6)
+    # sentence 1 matches far out of order: no support either way; sentence 2 is still flanked,
+    # by sentence 0 two back (one source sentence skipped per step is allowed) and sentence 3
+    broken = [[cand(10, 1, 0.05)], [cand(30, 1, 0.05)], [cand(12, 1, 0.05)], [cand(13, 1, 0.05)]]
+    scored = RULE.score_article(broken)
+    assert [s[0].features["sides"] for s in scored] == pytest.approx([1, 0, 2, 1], abs=1e-6)
+    assert [s[0].features["sequence"] for s in scored] == pytest.approx([1, 0, 1, 1], abs=1e-6)
+
+
 def test_support_does_not_force_a_source_on_a_sentence_without_evidence() -> None:
     article = [[cand(1, 1, 0.05)], [cand(2, 1, -0.02)], [cand(3, 1, 0.05)]]
     assert RULE.score_article(article)[1][0].confidence < RULE.threshold

@@ -12,9 +12,11 @@ Two logistic stages, fitted on parallel data by ``trace calibrate`` and stored p
    original's order, so ``sequence`` counts only neighbours whose own candidate in the same
    document sits just before (or after) this one, as a run of translated sentences would: it
    tells a translated passage from another outlet's article on the same story, whose sentences
-   match too but in no order. All exclude the sentence itself, and the fitted weights decide
-   how much they count, so a sentence without its own evidence is not forced onto a popular
-   source.
+   match too but in no order. ``sides`` adds that support from the sentences before and from
+   those after: a sentence inside a translated run is flanked on both sides, one that happens
+   to match a sibling article's sentence seldom is. All exclude the sentence itself, and the
+   fitted weights decide how much they count, so a sentence without its own evidence is not
+   forced onto a popular source.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ GENERIC = "*"
 """Fallback entry for models without their own calibration (cosine-free, so it travels)."""
 
 BASE_FEATURES = ("cosine", "margin")
-ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence")
+ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence", "sides")
 NEIGHBOURHOOD = 2
 """Sentences on each side whose sources count as ``neighbour`` or ``sequence`` support."""
 SEQUENCE_GAP = 2
@@ -135,13 +137,13 @@ class DecisionRule:
                 doc = c.unit.doc_id
                 neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
                 article = (supporters[doc] - (tops[i] == doc)) / max(1, n - 1)  # other sentences only
-                sequence = max(
-                    (p for j in range(lo, hi) if j != i
-                     for other, p in zip(candidates[j], base[j], strict=True) if _in_order(c, i, other, j)),
-                    default=0.0,
+                before, after = (
+                    max((p for j in side for other, p in zip(candidates[j], base[j], strict=True)
+                         if _in_order(c, i, other, j)), default=0.0)
+                    for side in (range(lo, i), range(i + 1, hi))
                 )  # fmt: skip
                 f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article,
-                     "sequence": sequence}  # fmt: skip
+                     "sequence": max(before, after), "sides": before + after}  # fmt: skip
                 scored.append(Scored(c, f, self._gate(c, self.article(f))))
             scored.sort(key=lambda s: -s.confidence)
             result.append(scored)
