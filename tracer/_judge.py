@@ -39,7 +39,7 @@ GENERIC = "*"
 BASE_FEATURES = ("cosine", "margin")
 ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence", "sides")
 NEIGHBOURHOOD = 2
-"""Sentences on each side whose sources count as ``neighbour`` or ``sequence`` support."""
+"""Sentences on each side whose sources count as ``neighbour``, ``sequence`` or ``sides`` support."""
 SEQUENCE_GAP = 2
 """How far (in source sentences) the original may advance per article sentence and still count
 as in order: a translation may drop a sentence or merge two."""
