@@ -709,7 +709,7 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
                     "drop --model or use a new --index directory"
                 )
             prompts = (recorded.query_prompt, recorded.passage_prompt)
-            embedder, backend = _indexing_embedder(recorded.name, prompts, backend)
+            embedder, backend = _indexing_embedder(recorded.name, prompts, backend, recorded)
     elif command == "refresh":
         raise tracer.ReferenceIndexError(f"no index at {path}; create it with `trace index build`")
     else:
