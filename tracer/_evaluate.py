@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from ._judge import ARTICLE_FEATURES, BASE_FEATURES, DecisionRule, Logistic, Sco
 from ._match import Candidate, ReferenceIndex, find_candidates
 from ._segment import segment
 from ._trace import SEARCH_K, query_texts
-from ._types import SourceDoc
+from ._types import SourceDoc, SourceUnit
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
 
@@ -124,52 +125,136 @@ def source_texts(docs: Sequence[ParallelDoc], plan: Plan, seed: int) -> list[Sou
 
 @dataclass(frozen=True)
 class Query:
-    """One Indonesian sentence as segmented by tracer, with the original it translates."""
+    """One Indonesian sentence as segmented by tracer, with the original(s) it translates."""
 
     article: int
     text: str
     doc_id: str
-    segment: int
+    segments: tuple[int, ...]
+    """The reference segments it translates: two when a newsroom merged a pair into one sentence."""
     source_lang: str | None
     split: str
+    layout: str = "runs"
 
 
-def compose_articles(docs: Sequence[ParallelDoc], plan: Plan, seed: int) -> list[tuple[str, list[Query]]]:
-    """Indonesian articles interleaving runs of up to 6 sentences from each of their documents."""
-    rng = random.Random(seed + 2)
-    by_id = {d.doc_id: d for d in docs}
-    articles = []
-    for a, doc_ids in enumerate(plan.articles):
-        blocks = []
-        for doc_id in doc_ids:
-            segs = by_id[doc_id].segments
-            blocks.append([(doc_id, i) for i in range(len(segs))])
-        runs: list[list[tuple[str, int]]] = []
+LAYOUTS = ("runs", "mixed")
+"""How composed articles borrow from their documents. ``runs``: every sentence, in in-order runs
+of 2-6 per document, documents taking turns. ``mixed``: as compiled news does it, a share of each
+document's sentences dropped, runs of 1-3 (half single sentences), runs shuffled across documents,
+adjacent pairs swapped or merged into one sentence, inline credits added to some sentences."""
+
+MIXED_DROP = 0.3
+MIXED_RUN_LENGTHS = (1, 1, 1, 2, 2, 3)
+MIXED_SWAP = 0.2
+MIXED_MERGE = 0.15
+MIXED_CREDIT = 0.15
+_CREDIT_NAMES = {"bbc": "BBC", "guardian": "The Guardian", "nyt": "New York Times", "reuters": "Reuters",
+                 "apnews": "AP", "cnn": "CNN", "washingtonpost": "Washington Post", "foxnews": "Fox News"}  # fmt: skip
+
+
+def _credited(sentence: str, outlet: str, rng: random.Random) -> str:
+    """The sentence with a newsroom's inline credit, as Indonesian outlets add them."""
+    name = _CREDIT_NAMES.get(outlet, outlet.title())
+    phrase = rng.choice(("seperti dilansir {}", "dikutip dari {}", "seperti diberitakan {}"))
+    body = sentence.rstrip()
+    if body.endswith((".", "!", "?")) and not body.endswith(("'.", '".', "”.")):
+        return f"{body[:-1]}, {phrase.format(name)}{body[-1]}"
+    return sentence
+
+
+def _pieces(doc_ids: Sequence[str], by_id: dict[str, ParallelDoc], layout: str,
+            rng: random.Random) -> list[list[tuple[str, tuple[int, ...], str]]]:  # fmt: skip
+    """Paragraph-sized runs of (doc_id, segments, Indonesian text) in article order."""
+    if layout == "runs":
+        blocks = [[(d, (i,), seg["id"]) for i, seg in enumerate(by_id[d].segments)] for d in doc_ids]
+        runs: list[list[tuple[str, tuple[int, ...], str]]] = []
         while any(blocks):
             for block in blocks:
                 if block:
                     n = rng.randint(2, 6)
                     runs.append(block[:n])
                     del block[:n]
+        return runs
+    runs = []
+    for d in doc_ids:
+        segs = by_id[d].segments
+        kept = [i for i in range(len(segs)) if rng.random() >= MIXED_DROP] or [rng.randrange(len(segs))]
+        while kept:
+            n = rng.choice(MIXED_RUN_LENGTHS)
+            chunk, kept = kept[:n], kept[n:]
+            run = [(d, (i,), segs[i]["id"]) for i in chunk]
+            if len(run) >= 2 and rng.random() < MIXED_SWAP:
+                run[0], run[1] = run[1], run[0]
+            if len(run) >= 2 and rng.random() < MIXED_MERGE and run[0][2].rstrip().endswith("."):
+                (_, a, ta), (_, b, tb) = run[0], run[1]
+                run[:2] = [(d, a + b, f"{ta.rstrip()[:-1]}; {tb.strip()}")]
+            if rng.random() < MIXED_CREDIT:
+                last = run[-1]
+                run[-1] = (last[0], last[1], _credited(last[2], d.rsplit(".", 1)[0], rng))
+            runs.append(run)
+    rng.shuffle(runs)
+    return runs
+
+
+def compose_articles(docs: Sequence[ParallelDoc], plan: Plan, seed: int,
+                     layout: str = "runs") -> list[tuple[str, list[Query]]]:  # fmt: skip
+    """Indonesian articles made of the plan's documents in one of the ``LAYOUTS``."""
+    if layout not in LAYOUTS:
+        raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    rng = random.Random(seed + 2 if layout == "runs" else seed + 3)
+    by_id = {d.doc_id: d for d in docs}
+    articles = []
+    for a, doc_ids in enumerate(plan.articles):
         paragraphs, owners = [], []
-        for run in runs:
-            text, spans = _join([by_id[d].segments[i]["id"] for d, i in run], rng)
+        for run in _pieces(doc_ids, by_id, layout, rng):
+            text, spans = _join([t for _, _, t in run], rng)
             paragraphs.append(text)
             owners.append((run, spans))
         text = "\n".join(paragraphs)
-        # Map each tracer sentence to the reference segment it overlaps most.
-        seg_spans: list[tuple[int, int, str, int]] = []
+        # Map each tracer sentence to the reference piece it overlaps most.
+        piece_spans: list[tuple[int, int, str, tuple[int, ...]]] = []
         offset = 0
         for (run, spans), par in zip(owners, paragraphs, strict=True):
-            seg_spans += [(offset + s, offset + e, d, i) for (d, i), (s, e) in zip(run, spans, strict=True)]
+            piece_spans += [(offset + s, offset + e, d, segs) for (d, segs, _), (s, e) in zip(run, spans, strict=True)]
             offset += len(par) + 1
         queries = []
         for sent in segment(text, "id"):
-            best = max(seg_spans, key=lambda sp: min(sent.end, sp[1]) - max(sent.start, sp[0]))
-            doc_id, seg = best[2], best[3]
-            queries.append(Query(a, sent.text, doc_id, seg, plan.indexed.get(doc_id), split_of(doc_id)))
+            best = max(piece_spans, key=lambda sp: min(sent.end, sp[1]) - max(sent.start, sp[0]))
+            doc_id, segs = best[2], best[3]
+            queries.append(Query(a, sent.text, doc_id, segs, plan.indexed.get(doc_id), split_of(doc_id), layout))
         articles.append((text, queries))
     return articles
+
+
+def word_overlap(a: str, b: str) -> float:
+    """Share of the shorter text's words found in the other (multiset), as ../shared/tools/score_case.py
+    counts it: a window that holds an accepted sentence overlaps it fully."""
+    wa, wb = Counter(_WORDS.findall(a.lower())), Counter(_WORDS.findall(b.lower()))
+    small = min(sum(wa.values()), sum(wb.values())) or 1
+    return sum((wa & wb).values()) / small
+
+
+_WORDS = re.compile(r"\w+")
+ACCEPT_OVERLAP = 0.6
+"""Word overlap from which a matched passage counts as an accepted sentence (score_case.py's rule)."""
+
+
+@dataclass(frozen=True)
+class Accept:
+    """One acceptable original: a character span of an indexed text (composed parallel data,
+    where offsets are known) or sentences of a page (real cases, labelled by hand)."""
+
+    url: str
+    span: tuple[int, int] | None = None
+    texts: tuple[str, ...] = ()
+
+    def covers(self, unit: SourceUnit) -> bool:
+        if unit.doc.url != self.url:
+            return False
+        if self.span is not None:
+            start, end = self.span
+            return unit.start < end and start < unit.end
+        return any(word_overlap(unit.text, t) >= ACCEPT_OVERLAP for t in self.texts)
 
 
 @dataclass
@@ -178,14 +263,13 @@ class Outcome:
 
     query: Query
     candidates: list[Candidate]
-    gold: tuple[str, int, int] | None
-    """(url, start, end) of the original in the index, None when its document is absent."""
+    gold: tuple[Accept, ...] | None
+    """The acceptable originals in the index; None when no indexed page carries the sentence."""
+    labelled: bool = True
+    """False for article sentences without a label (a heading): context for the others, never scored."""
 
     def covers_gold(self, candidate: Candidate) -> bool:
-        if self.gold is None:
-            return False
-        url, s, e = self.gold
-        return candidate.unit.doc.url == url and candidate.unit.start < e and s < candidate.unit.end
+        return self.gold is not None and any(a.covers(candidate.unit) for a in self.gold)
 
 
 def run_queries(
@@ -206,7 +290,7 @@ def run_queries(
         gold = None
         if q.source_lang is not None:
             url = source_url(q.doc_id, q.source_lang)
-            gold = (url, *spans[url][q.segment])
+            gold = tuple(Accept(url, spans[url][seg]) for seg in q.segments)
         outcomes.append(Outcome(q, cands, gold))
     return outcomes
 
@@ -227,7 +311,7 @@ def decide(outcomes: Sequence[Outcome], rule: DecisionRule) -> list[tuple[Outcom
 
 
 def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
-    decided = decide(outcomes, rule)
+    decided = [(o, s) for o, s in decide(outcomes, rule) if o.labelled]
     sourced = np.array([o.gold is not None for o, _ in decided], dtype=bool)
     traced = np.array([bool(s) and rule.traced(s[0]) for _, s in decided], dtype=bool)
     correct = np.array([bool(s) and o.covers_gold(s[0].candidate) for o, s in decided], dtype=bool)
@@ -292,7 +376,7 @@ def _logistic(x: list[list[float]], y: list[bool], names: Sequence[str]) -> Logi
 def threshold_for(outcomes: Sequence[Outcome], rule: DecisionRule, max_wrong_source: float) -> float:
     """Lowest confidence threshold whose wrong-source rate on unsourced sentences stays within bound."""
     decided = decide(outcomes, rule)
-    conf = np.sort([s[0].confidence if s else 0.0 for o, s in decided if o.gold is None])[::-1]
+    conf = np.sort([s[0].confidence if s else 0.0 for o, s in decided if o.gold is None and o.labelled])[::-1]
     if conf.size == 0:
         return 0.5
     allowed = int(np.floor(max_wrong_source * conf.size))
@@ -317,7 +401,7 @@ def calibrate(
     the sentence stage uses its sentence-level part, the article stage all of it.
     """
     names = [f for f in BASE_FEATURES if f in features]
-    tops = [o for o in outcomes if o.candidates]
+    tops = [o for o in outcomes if o.candidates and o.labelled]
     sentence = _logistic(
         [[getattr(o.candidates[0], f) for f in names] for o in tops],
         [o.covers_gold(o.candidates[0]) for o in tops],
@@ -326,7 +410,7 @@ def calibrate(
     x, y = [], []
     first_stage = DecisionRule(model, sentence, Logistic(0.0, {}), 0.5, margin_k, True, "")
     for o, scored in decide(outcomes, first_stage):
-        for s in scored:
+        for s in scored if o.labelled else ():
             x.append([s.features[f] for f in features])
             y.append(o.covers_gold(s.candidate))
     article = _logistic(x, y, features)
@@ -353,6 +437,7 @@ class Protocol:
     seed: int = 1
     search_k: int = SEARCH_K
     margin_k: int = 4
+    layouts: tuple[str, ...] = ("runs",)
 
 
 def run_protocol(
@@ -371,12 +456,18 @@ def run_protocol(
     with IndexStore.create(workdir, manifest_for(embedder)) as store:
         with store.write_lock():
             add_documents(store, [Document(meta=s.doc, text=s.text) for s in sources], embedder, batch_docs=256)
-        articles = compose_articles(docs, plan, protocol.seed)
+        articles = []
+        for n, layout in enumerate(protocol.layouts):
+            # one index serves every layout; their articles are numbered apart so they never mix
+            for text, queries in compose_articles(docs, plan, protocol.seed, layout):
+                articles.append((text, [replace(q, article=q.article + n * LAYOUT_STRIDE) for q in queries]))
         return run_queries(articles, sources, embedder, store, search_k=protocol.search_k, margin_k=protocol.margin_k)
 
 
 RUN_STRIDE = 1_000_000
 """Offset between the article numbers of successive runs."""
+LAYOUT_STRIDE = 10_000
+"""Offset between the article numbers of layouts within a run."""
 
 
 def run_protocols(
@@ -392,8 +483,6 @@ def run_protocols(
     documents left out, other languages indexed, other articles composed. One run leaves only
     ~130 unsourced sentences per half, too few to place a 2% threshold; the documents of each
     half stay the same in every run, so the halves never mix."""
-    from dataclasses import replace
-
     outcomes: list[Outcome] = []
     for run in range(runs):
         seeded = replace(protocol, seed=protocol.seed + run)
@@ -443,7 +532,7 @@ def pr_curve(
     """The traced/no_source decision at every threshold from 0 to 1: precision (traced sentences
     whose original is right), recall (sourced sentences traced to the right original) and the
     wrong-source rate on unsourced sentences. The same scoring as ``score``, one threshold at a time."""
-    decided = decide(outcomes, rule)
+    decided = [(o, s) for o, s in decide(outcomes, rule) if o.labelled]
     conf = np.array([s[0].confidence if s else 0.0 for _, s in decided])
     sourced = np.array([o.gold is not None for o, _ in decided], dtype=bool)
     correct = np.array([bool(s) and o.covers_gold(s[0].candidate) for o, s in decided], dtype=bool)
