@@ -824,7 +824,7 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
 
 
 def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str,
-                       backend: str = "torch") -> tuple[list[Any], str, str]:  # fmt: skip
+                       backend: str = "torch", layouts: tuple[str, ...] = ("runs",)) -> tuple[list[Any], str, str]:  # fmt: skip
     """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
     from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
 
@@ -836,9 +836,61 @@ def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: i
     embedder, backend = _passage_embedder(_load_embedder(model), backend)
     with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
         _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
-             f"{runs} run(s) from seed {seed}")  # fmt: skip
-        outcomes = run_protocols(docs, embedder, Path(tmp), Protocol(langs=wanted, absent=absent, seed=seed), runs)
+             f"{runs} run(s) from seed {seed}, layout{'s' if len(layouts) > 1 else ''} {', '.join(layouts)}")  # fmt: skip
+        protocol = Protocol(langs=wanted, absent=absent, seed=seed, layouts=layouts)
+        outcomes = run_protocols(docs, embedder, Path(tmp), protocol, runs)
     return outcomes, embedder.info.name, backend
+
+
+def _ablate_seeds(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise tracer.InputError(f"--ablate takes comma-separated seeds such as 1,2,3 (or ''), got {text!r}") from None
+
+
+def _case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...]) -> list[Any]:
+    """Outcomes of real cases and their ablated variants, indexed as `trace index add` does
+    (the default passage backend) and traced as `trace` does."""
+    from tracer._cases import ablated, find_cases, read_case, run_case
+    from tracer._evaluate import Protocol
+
+    cases = [read_case(p) for p in find_cases(paths)]
+    variants = [v for case in cases for v in (case, *(ablated(case, s) for s in seeds))]
+    query = _load_embedder(model)
+    passages, _ = _passage_embedder(query, "auto")
+    _say(f"indexing and tracing {len(cases)} real case(s) and {len(variants) - len(cases)} ablated variant(s)")
+    outcomes: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="tracer-cases-") as tmp:
+        for n, case in enumerate(variants):
+            outcomes += run_case(case, query, passages, Path(tmp) / f"{n}", margin_k=Protocol().margin_k, number=n)
+    return outcomes
+
+
+def layout_option(func: F) -> F:
+    return click.option(
+        "--layout",
+        type=click.Choice(["runs", "mixed", "all"]),
+        default="all",
+        show_default=True,
+        help="How composed articles borrow from parallel documents: 'runs' (every sentence, in-order runs of 2-6), "
+        "'mixed' (as compiled news does: dropped sentences, single borrowings, shuffled runs, swapped and merged "
+        "pairs, inline credits), or both.",
+    )(func)
+
+
+def _layouts(layout: str) -> tuple[str, ...]:
+    return ("runs", "mixed") if layout == "all" else (layout,)
+
+
+def ablate_option(func: F) -> F:
+    return click.option(
+        "--ablate",
+        default="1,2,3",
+        show_default=True,
+        help="Seeds of ablated variants traced beside each real case (pages carrying a third of its lines "
+        "removed, as ../shared/tools/ablate_case.py does); '' for none.",
+    )(func)
 
 
 def protocol_options(func: F) -> F:
@@ -852,18 +904,35 @@ def protocol_options(func: F) -> F:
     func = click.option("--absent", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
                         help="Share of documents left out of the index.")(func)  # fmt: skip
     func = click.option("--model", default=tracer.DEFAULT_MODEL, show_default=True, help="Embedding model.")(func)
-    func = click.argument("data", type=click.Path(exists=True, path_type=Path))(func)
     return func
 
 
 @main.command("calibrate")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @protocol_options
+@layout_option
+@click.option(
+    "--cases",
+    "case_paths",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    multiple=True,
+    help="Real case folders (sources.jsonl, article, gold.json), or a folder of them, fitted beside DATA; "
+    "the threshold is then placed on their unsourced lines (repeatable).",
+)
+@ablate_option
 @click.option(
     "--max-wrong-source",
     type=click.FloatRange(0.0, 1.0),
     default=0.02,
     show_default=True,
-    help="Operating point: share of unsourced sentences allowed a (wrong) source.",
+    help="Operating point without --cases: share of unsourced parallel sentences allowed a (wrong) source.",
+)
+@click.option(
+    "--max-wrong-real",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.2,
+    show_default=True,
+    help="Operating point with --cases: share of the real cases' unsourced (ablated) lines allowed a source.",
 )
 @click.option(
     "-o",
@@ -876,13 +945,15 @@ def protocol_options(func: F) -> F:
 @click.option("--generic", is_flag=True, help="Also refit the generic rule used for uncalibrated models.")
 @common_options
 @errors_to_exit
-def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, max_wrong_source: float,
+def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, layout: str,
+                      case_paths: tuple[Path, ...], ablate: str, max_wrong_source: float, max_wrong_real: float,
                       output: Path | None, generic: bool, verbose: int, quiet: bool) -> None:  # fmt: skip
-    """Fit the traced/no_source decision for a model on parallel data (NTREX format), using
-    only the calibration half of its documents; `trace eval` reports on the other half."""
+    """Fit the traced/possible/no_source decision for a model on parallel data (NTREX format),
+    using only the calibration half of its documents, and on real cases; `trace eval` reports
+    on the other half (and, for real cases, `benchmarks/real_cases.py` leaves one case out)."""
     _setup_logging(verbose, quiet)
-    from tracer._evaluate import Protocol, calibrate
-    from tracer._judge import ARTICLE_FEATURES, GENERIC, user_calibration_path
+    from tracer._evaluate import OperatingPoint, Protocol, calibrate
+    from tracer._judge import GENERIC, SENTENCE_FEATURES, user_calibration_path
 
     target = output or user_calibration_path()
     try:
@@ -890,23 +961,50 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
         rules = payload["rules"]
     except (OSError, ValueError, KeyError) as exc:
         raise tracer.InputError(f"{target} is not a tracer calibration file ({exc}); choose another --output") from exc
-    outcomes, name, _ = _protocol_outcomes(data, model, absent, seed, runs, langs)
+    seeds_ablated = _ablate_seeds(ablate)
+    outcomes, name, _ = _protocol_outcomes(data, model, absent, seed, runs, langs, layouts=_layouts(layout))
     calib = [o for o in outcomes if o.query.split == "calib"]
     seeds = f"seed {seed}" if runs == 1 else f"{runs} runs, seeds {seed}-{seed + runs - 1}"
-    note = f" ({data.name}, calibration half, {seeds}, {absent:.0%} of documents absent)"
+    note = f" ({data.name}, calibration half, {seeds}, {absent:.0%} of documents absent, layout {layout}"
+    if case_paths:
+        real = _case_outcomes(case_paths, model, seeds_ablated)
+        names = sorted({o.query.split for o in real})
+        note += f"; real cases {', '.join(names)}, ablated with seeds {ablate or 'none'}"
+        calib += real
+    note += ")"
     k = Protocol().margin_k
-    _, rules[name] = calibrate(calib, model=name, margin_k=k, max_wrong_source=max_wrong_source, description=note)
+    point = OperatingPoint(max_wrong_source=max_wrong_source, max_wrong_real=max_wrong_real)
+    _, rules[name] = calibrate(calib, model=name, margin_k=k, point=point, description=note)
     if generic:
-        cosine_free = [f for f in ARTICLE_FEATURES if f != "cosine"]
-        _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, max_wrong_source=max_wrong_source,
-                                      features=cosine_free, description=note + f", cosine-free fit on {name}")  # fmt: skip
+        cosine_free = [f for f in SENTENCE_FEATURES if f != "cosine"]
+        _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, point=point, features=cosine_free,
+                                      description=note + f", cosine-free fit on {name}")  # fmt: skip
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", target)
     _say(f"calibration of {name!r} written to {target}")
 
 
+def _case_scores(outcomes: list[Any], rule: Any) -> dict[str, object]:
+    """Figures per real case and variant, and pooled over the cases and over their ablated variants."""
+    from tracer._evaluate import score
+
+    by_case: dict[str, list[Any]] = {}
+    for o in outcomes:
+        by_case.setdefault(o.query.doc_id, []).append(o)
+    result: dict[str, object] = {name: score(group, rule) for name, group in by_case.items()}
+    full = [o for o in outcomes if o.query.doc_id == o.query.split]
+    variants = [o for o in outcomes if o.query.doc_id != o.query.split]
+    result["all cases"] = score(full, rule)
+    if variants:
+        result["all ablated variants"] = score(variants, rule)
+    return result
+
+
 @main.command("eval")
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @protocol_options
+@layout_option
+@ablate_option
 @click.option(
     "--split",
     type=click.Choice(["test", "calib", "all"]),
@@ -926,50 +1024,79 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
     type=click.Choice(["torch", "onnx-int8"]),
     default="torch",
     show_default=True,
-    help="How source sentences are embedded: torch float32 as `trace calibrate` fits the rule, or the "
-    "int8 ONNX export that `trace index add` uses by default (articles are always float32).",
+    help="How parallel data's source sentences are embedded: torch float32 as `trace calibrate` fits the "
+    "rule, or the int8 ONNX export that `trace index add` uses by default (articles are always float32). "
+    "Real cases are always indexed as `trace index add` does.",
 )
 @common_options
 @errors_to_exit
-def eval_command(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, split: str,
-                 threshold: float | None, plot: Path | None, backend: str, verbose: int, quiet: bool) -> None:  # fmt: skip
-    """Measure tracing on parallel data, as JSON on stdout.
+def eval_command(data: tuple[Path, ...], model: str, absent: float, seed: int, runs: int, langs: str, layout: str,
+                 ablate: str, split: str, threshold: float | None, plot: Path | None, backend: str, verbose: int,
+                 quiet: bool) -> None:  # fmt: skip
+    """Measure tracing, as JSON on stdout.
 
-    DATA is an NTREX-format TSV (top-1, MRR@10, wrong-source and abstention rates overall and
-    per source language, through the same code path as `trace`), or a directory of LASER
-    Tatoeba files (standard top-1 accuracy of nearest-neighbour search in both directions).
+    DATA is an NTREX-format TSV (top-1, MRR@10, wrong-source and abstention rates overall, per
+    layout and per source language, through the same code path as `trace`), real case folders
+    or a folder of them (the same figures per case and per ablated variant, scored as
+    ../shared/tools/score_case.py scores reports), or a directory of LASER Tatoeba files
+    (standard top-1 accuracy of nearest-neighbour search in both directions).
     """
     _setup_logging(verbose, quiet)
+    from tracer._cases import is_case
     from tracer._evaluate import pr_curve, score_by_lang, tatoeba_accuracy
     from tracer._judge import rule_for
 
-    if data.is_dir():
+    tables = [p for p in data if p.is_file()]
+    case_paths = tuple(p for p in data if p.is_dir() and (is_case(p) or any(is_case(q) for q in p.iterdir())))
+    tatoeba = [p for p in data if p.is_dir() and p not in case_paths]
+    if tatoeba:
+        if not any(tatoeba[0].glob("tatoeba.*-eng.*")):
+            raise tracer.InputError(f"{tatoeba[0]}: neither a real case folder (gold.json, sources.jsonl), "
+                                    "a folder of them, nor a folder of LASER Tatoeba files")  # fmt: skip
+        if len(data) > 1:
+            raise tracer.InputError(f"{tatoeba[0]}: a Tatoeba folder is measured alone; give it without other DATA")
         embedder = _load_embedder(model)
-        result = {"model": embedder.info.name, "adapter": embedder.info.adapter, **tatoeba_accuracy(embedder, data)}
+        result = {"model": embedder.info.name, "adapter": embedder.info.adapter, **tatoeba_accuracy(embedder, data[0])}
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-
+    if len(tables) > 1:
+        raise tracer.InputError("give one parallel TSV at a time")
     if plot is not None and plot.suffix.lower() != ".svg":
         raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
-    outcomes, name, backend = _protocol_outcomes(data, model, absent, seed, runs, langs, backend)
-    chosen = [o for o in outcomes if split == "all" or o.query.split == split]
-    rule = rule_for(name).with_threshold(threshold)
-    result = {"model": name, "passage_backend": backend, "split": split, "decision": rule.describe(),
-              **score_by_lang(chosen, rule)}  # fmt: skip
-    curves = {"overall": pr_curve(chosen, rule)}
-    for lang in result["per_lang"]:  # type: ignore[attr-defined]
-        curves[lang] = pr_curve([o for o in chosen if o.query.source_lang in (lang, None)], rule)
+    seeds_ablated = _ablate_seeds(ablate)
+    rule = rule_for(model).with_threshold(threshold)
+    result: dict[str, Any] = {"model": model, "decision": rule.describe()}
+    chosen: list[Any] = []
+    if tables:
+        outcomes, name, backend = _protocol_outcomes(tables[0], model, absent, seed, runs, langs, backend,
+                                                     _layouts(layout))  # fmt: skip
+        chosen = [o for o in outcomes if split == "all" or o.query.split == split]
+        result.update({"model": name, "passage_backend": backend, "split": split, **score_by_lang(chosen, rule)})
+        result["layouts"] = {
+            lay: score_by_lang([o for o in chosen if o.query.layout == lay], rule) for lay in _layouts(layout)
+        }
+    groups: dict[str, list[Any]] = {}
+    if tables:
+        groups["overall"] = chosen
+        groups.update({lay: [o for o in chosen if o.query.layout == lay] for lay in _layouts(layout)})
+    if case_paths:
+        real = _case_outcomes(case_paths, model, seeds_ablated)
+        result["cases"] = _case_scores(real, rule)
+        groups["real cases"] = [o for o in real if o.query.doc_id == o.query.split]
+        if seeds_ablated:
+            groups["real ablated"] = [o for o in real if o.query.doc_id != o.query.split]
+    curves = {key: pr_curve(group, rule) for key, group in groups.items()}
     result["curve"] = curves
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     if plot is not None:
         from tracer._plot import pr_svg
 
         operating = {}
-        for key in curves:
-            subset = chosen if key == "overall" else [o for o in chosen if o.query.source_lang in (key, None)]
-            point = pr_curve(subset, rule, [rule.threshold])[0]
+        for key, group in groups.items():
+            point = pr_curve(group, rule, [rule.threshold])[0]
             operating[key] = (point["recall"], point["precision"])
-        _write_output(pr_svg(curves, operating, f"{name}: traced/no_source on {data.name} ({split})"), plot)
+        what = ", ".join(p.name for p in (*tables, *case_paths))
+        _write_output(pr_svg(curves, operating, f"{result['model']}: traced/no_source on {what}"), plot)
 
 
 # -- trace model ... -------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def main() -> None:
             outcomes = run_protocol(docs, embedder, Path(tmp) / "index")
         calib = [o for o in outcomes if o.query.split == "calib"]
         test = [o for o in outcomes if o.query.split == "test"]
-        rule, _ = calibrate(calib, model=embedder.info.name, margin_k=4, max_wrong_source=0.02)
+        rule, _ = calibrate(calib, model=embedder.info.name, margin_k=4)
         for half, part in (("calibration half", calib), ("test half", test)):
             o = score_by_lang(part, rule)["overall"]
             print(f"{label:<28} {half:<17} top-1 traced {o['top1']:.3f}, best candidate right "

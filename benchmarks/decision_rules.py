@@ -1,9 +1,9 @@
-"""Which evidence should decide "traced" vs "no_source"? Each rule is fitted on the NTREX
-calibration half at the same operating point (at most 2% wrong-source) and scored on the
-test half, with the default model, both pooled over the same protocol runs as `trace
-calibrate` and `trace eval` (3 runs, seeds 1-3):
+"""Which sentence evidence should decide "traced" vs "no_source"? Each rule is fitted the way
+`trace calibrate` fits the shipped one (NTREX calibration half in both layouts plus the real
+cases, the article stage always on top) with one case left out, and scored on that case, its
+ablated variants and the NTREX test half:
 
-    python benchmarks/decision_rules.py [PATH/ntrex-dev.tsv] [--model NAME] [--runs 3]
+    python benchmarks/decision_rules.py [--ntrex PATH] [--cases DIR] [--runs 3]
 """
 
 from __future__ import annotations
@@ -13,40 +13,62 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
-from tracer._evaluate import Protocol, calibrate, read_parallel_tsv, run_protocols, score_by_lang
+from tracer._cases import ablated, find_cases, read_case, run_case
+from tracer._evaluate import Protocol, calibrate, read_parallel_tsv, run_protocols, score
+from tracer._onnx import int8_embedder
 
-DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 RULES = {
-    "cosine threshold": ("cosine",),
-    "margin threshold": ("margin",),
-    "cosine + margin": ("cosine", "margin"),
-    "+ article coherence": ("cosine", "margin", "neighbour", "article"),
-    "+ sentence order": ("cosine", "margin", "neighbour", "article", "sequence"),
-    "+ order on both sides (tracer)": ("cosine", "margin", "neighbour", "article", "sequence", "sides"),
+    "cosine": ("cosine",),
+    "cosine + margin over claims": ("cosine", "margin"),
+    "+ carrying outlets": ("cosine", "margin", "carriers"),
+    "+ names agreement (tracer)": ("cosine", "margin", "carriers", "names"),
 }
+
+
+def pooled(pairs: list[tuple[list, object]]) -> dict[str, float]:
+    """Figures over several (outcomes, rule) groups, each scored by its own rule."""
+    n_s = n_u = right = wrong = 0
+    for group, rule in pairs:
+        f = score(group, rule)
+        n_s, n_u = n_s + f["n_sourced"], n_u + f["n_unsourced"]
+        right += round(f["top1"] * f["n_sourced"])
+        wrong += round(f["wrong_source"] * f["n_unsourced"])
+    return {"top1": right / max(1, n_s), "wrong_source": wrong / max(1, n_u)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--max-wrong-source", type=float, default=0.02)
+    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
+    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    embedder = load_embedder(args.model)
+    embedder = load_embedder(DEFAULT_MODEL)
+    passages = int8_embedder(embedder, lambda message: None)
     with tempfile.TemporaryDirectory() as tmp:
-        outcomes = run_protocols(read_parallel_tsv(args.data), embedder, Path(tmp), runs=args.runs)
-    calib = [o for o in outcomes if o.query.split == "calib"]
-    test = [o for o in outcomes if o.query.split == "test"]
-    print(f"model {embedder.info.name}, fitted at <= {args.max_wrong_source:.0%} wrong-source on the calibration half")
-    print(f"{'rule':<30} {'top1':>6} {'en':>6} {'ru':>6} {'uk':>6} {'wrong-source':>13} {'wrong pick':>11}")
-    for name, features in RULES.items():
-        rule, _ = calibrate(calib, model=embedder.info.name, margin_k=Protocol().margin_k,
-                            max_wrong_source=args.max_wrong_source, features=features)  # fmt: skip
-        result = score_by_lang(test, rule)
-        o, per = result["overall"], result["per_lang"]
-        print(f"{name:<30} {o['top1']:>6.3f} {per['en']['top1']:>6.3f} {per['ru']['top1']:>6.3f} "
-              f"{per['uk']['top1']:>6.3f} {o['wrong_source']:>13.3f} {o['wrong_pick']:>11.3f}")  # fmt: skip
+        protocol = Protocol(layouts=("runs", "mixed"))
+        ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
+        variants = [v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in (1, 2, 3)))]
+        real = [o for n, case in enumerate(variants)
+                for o in run_case(case, embedder, passages, Path(tmp) / f"c{n}", margin_k=4, number=n)]  # fmt: skip
+    calib = [o for o in ntrex if o.query.split == "calib"]
+    test = [o for o in ntrex if o.query.split == "test"]
+    names = sorted({o.query.split for o in real})
+    print(f"model {embedder.info.name}; real cases left out one at a time; NTREX test half, both layouts")
+    print(f"{'sentence evidence':<30} {'real top1':>9} {'ablated top1':>12} {'ablated wrong':>13} "
+          f"{'NTREX top1':>10} {'NTREX wrong':>11}")  # fmt: skip
+    for label, features in RULES.items():
+        full, abl, nt = [], [], []
+        for held in names:
+            rule, _ = calibrate(calib + [o for o in real if o.query.split != held], model=embedder.info.name,
+                                margin_k=4, features=features)  # fmt: skip
+            mine = [o for o in real if o.query.split == held]
+            full.append(([o for o in mine if o.query.doc_id == held], rule))
+            abl.append(([o for o in mine if o.query.doc_id != held], rule))
+            nt.append((test, rule))
+        f, a, n = pooled(full), pooled(abl), pooled(nt)
+        print(f"{label:<30} {f['top1']:>9.3f} {a['top1']:>12.3f} {a['wrong_source']:>13.3f} "
+              f"{n['top1']:>10.3f} {n['wrong_source']:>11.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

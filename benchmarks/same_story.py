@@ -43,15 +43,24 @@ def main() -> None:
     args = parser.parse_args()
 
     from tracer import DEFAULT_MODEL, load_embedder
-    from tracer._evaluate import Protocol, decide, read_parallel_tsv, run_protocols, score
+    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
     from tracer._judge import rule_for
 
     docs = read_parallel_tsv(args.data)
     similar = story_similarity(docs)
     with tempfile.TemporaryDirectory() as tmp:
-        outcomes = run_protocols(docs, load_embedder(DEFAULT_MODEL), Path(tmp), Protocol(seed=args.seed), args.runs)
-    test = [o for o in outcomes if o.query.split == "test"]
+        protocol = Protocol(seed=args.seed, layouts=("runs", "mixed"))
+        outcomes = run_protocols(docs, load_embedder(DEFAULT_MODEL), Path(tmp), protocol, args.runs)
     rule = rule_for(DEFAULT_MODEL)
+    for layout in protocol.layouts:
+        print(f"\nlayout {layout}")
+        report([o for o in outcomes if o.query.split == "test" and o.query.layout == layout], rule, docs, similar, args)
+
+
+def report(test: list, rule, docs: list, similar: dict, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def, type-arg]
+    from tracer import DEFAULT_MODEL
+    from tracer._evaluate import decide, score
+
     decided = [(o, s[0]) for o, s in decide(test, rule) if o.gold is None and s]
     unsourced = sum(o.gold is None for o in test)
     with_sibling = sum(
@@ -62,7 +71,7 @@ def main() -> None:
           f"at TF-IDF cosine >= {args.story}")  # fmt: skip
     print(f"unsourced sentences: {unsourced}, of which {with_sibling} have a same-story document in the data")
     print(f"{'threshold':>10} {'top-1':>6} {'wrong-source':>13} {'to same story':>14} {'to unrelated':>13}")
-    thresholds = sorted({0.1, 0.15, 0.2, 0.25, rule.threshold})
+    thresholds = sorted({0.3, 0.4, 0.5, rule.threshold, 0.7, 0.8, 0.9})
     for t in thresholds:
         traced = [(o, best) for o, best in decided if best.confidence >= t]
         # protocol URLs are https://eval.tracer.invalid/{doc_id}/{lang}

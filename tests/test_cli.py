@@ -321,7 +321,7 @@ def test_eval_reports_a_precision_recall_curve_and_plots_it(runner: CliRunner, t
     report = json.loads(result.stdout)
     curve = report["curve"]["overall"]
     assert [p["threshold"] for p in curve][:3] == [0.0, 0.02, 0.04] and curve[-1]["threshold"] == 1.0
-    assert set(report["curve"]) == {"overall", *report["per_lang"]}
+    assert set(report["curve"]) == {"overall", "runs", "mixed"} == {"overall", *report["layouts"]}
     svg = ElementTree.parse(plot).getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == len(report["curve"])
@@ -337,16 +337,47 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
     target = tmp_path / "calibration.json"
     result = runner.invoke(main, ["calibrate", str(data), "--runs", "2", "-o", str(target)])
     assert result.exit_code == 0, result.stderr
-    assert "36 sentences of 12 documents, 2 run(s) from seed 1" in result.stderr
+    assert "36 sentences of 12 documents, 2 run(s) from seed 1, layouts runs, mixed" in result.stderr
     entry = json.loads(target.read_text(encoding="utf-8"))["rules"]["hash-test"]
-    assert entry["operating_point"].endswith(
-        "(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent)"
+    assert entry["operating_point"] == (
+        "at most 2% wrong-source on unsourced calibration sentences "
+        "(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent, layout all)"
     )
-    assert set(entry["article"]["weights"]) == {"cosine", "margin", "neighbour", "article", "sequence", "sides"}
+    assert entry["version"] == 2 and 0.0 <= entry["possible"] <= entry["threshold"] <= 1.0
+    assert set(entry["sentence"]["weights"]) <= {"cosine", "margin", "carriers", "names"}
+    assert "evidence" in entry["article"]["weights"]
+    assert set(entry["article"]["weights"]) <= {"evidence", "support", "sequence", "sides"}
+    assert all(entry["article"]["weights"][f] >= 0 for f in ("support", "sequence", "sides") if f in entry["article"]["weights"])
     one, two = (
-        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n)]).stdout) for n in (1, 2)
+        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n), "--layout", "runs"]).stdout)
+        for n in (1, 2)
     )
     assert two["overall"]["n"] == 2 * one["overall"]["n"] == 72
+
+
+def test_calibrate_and_eval_take_real_case_folders(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_evaluate import _write_case
+
+    data = _parallel_tsv(tmp_path / "parallel.tsv")
+    _write_case(tmp_path / "cases")
+    target = tmp_path / "calibration.json"
+    result = runner.invoke(main, ["calibrate", str(data), "--runs", "1", "--cases", str(tmp_path / "cases"),
+                                  "--ablate", "1", "-o", str(target)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "1 real case(s) and 1 ablated variant(s)" in result.stderr
+    entry = json.loads(target.read_text(encoding="utf-8"))["rules"]["hash-test"]
+    assert entry["operating_point"].startswith("at most 20% wrong-source on unsourced lines of real cases")
+    assert entry["operating_point"].endswith("real cases kursk, ablated with seeds 1)")
+    done = runner.invoke(main, ["eval", str(tmp_path / "cases" / "kursk"), "--ablate", "1,2"])
+    assert done.exit_code == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["cases"]) == {"kursk", "kursk-s1", "kursk-s2", "all cases", "all ablated variants"}
+    assert (report["cases"]["kursk"]["n_sourced"], report["cases"]["kursk"]["n_unsourced"]) == (2, 1)
+    assert set(report["curve"]) == {"real cases", "real ablated"}
+    bad = runner.invoke(main, ["eval", str(tmp_path)])
+    assert bad.exit_code == 2
+    assert bad.stderr == (f"Error: {tmp_path}: neither a real case folder (gold.json, sources.jsonl), a folder of "
+                          "them, nor a folder of LASER Tatoeba files\n")
 
 
 def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(

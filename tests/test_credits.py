@@ -37,6 +37,31 @@ CASES = [
         "TASS",
         "Putin akan berkunjung ke Pyongyang.",
     ),
+    (
+        "Kantor berita Rusia, TASS, melaporkan bahwa tim penyelamat menduga tidak ada korban yang selamat.",
+        "TASS",
+        "Tim penyelamat menduga tidak ada korban yang selamat.",
+    ),
+    (
+        "Dalam laporan lainnya, TASS juga memberitakan dugaan penyebab AN-24 jatuh.",
+        "TASS",
+        "Dugaan penyebab AN-24 jatuh.",
+    ),
+    (
+        '"Pesawat itu membawa 40 penumpang, termasuk dua anak-anak," tulis TASS.',
+        "TASS",
+        '"Pesawat itu membawa 40 penumpang, termasuk dua anak-anak."',
+    ),
+    (
+        '"Aplikasi itu dipakai untuk penipuan," kata Roskomnadzor lagi, dikutip dari AFP, Kamis (14/8).',
+        "AFP",
+        '"Aplikasi itu dipakai untuk penipuan," kata Roskomnadzor lagi.',
+    ),
+    (
+        '"Langkah itu diambil," kata Roskomnadzor yang dilaporkan oleh kantor berita RIA dan TASS.',
+        "RIA",
+        '"Langkah itu diambil," kata Roskomnadzor.',
+    ),
 ]
 
 UNTOUCHED = [
@@ -44,6 +69,7 @@ UNTOUCHED = [
     "Laporan itu dikutip dari dokumen rahasia pemerintah.",
     "Menurut Peskov, Rusia dan Korea Utara mengembangkan kerja sama di semua bidang.",
     "Presiden Ukraina Volodymyr Zelensky dalam unggahan di Telegram menyebut dunia harus bereaksi.",
+    "PBB melaporkan dua orang tewas dalam serangan itu.",
 ]
 
 

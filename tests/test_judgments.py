@@ -90,6 +90,10 @@ FLAGGED = [
      "Кирило Буданов"),
     ("id-ru name across scripts", "Juru bicara Dmitry Paskov menolak berkomentar.",
      "Пресс-секретарь Дмитрий Песков отказался от комментариев.", "ru", "name", "Dmitry Paskov", "Дмитрий Песков"),
+    ("id-en surname inside a matching full name", "Ekonom Alexei Kosh mengatakan harga akan naik.",
+     "Economist Alexei Kushch said prices would rise.", "en", "name", "Alexei Kosh", "Alexei Kushch"),
+    ("id-uk surname after the other language's given name", "Ekonom Alexei Kosh mengatakan harga akan naik.",
+     "Економіст Олексій Кущ заявив, що ціни зростуть.", "uk", "name", "Alexei Kosh", "Олексій Кущ"),
     # negation and hedges present on one side only
     ("id-en negation added", "Kremlin tidak mengonfirmasi pengiriman tentara.", "The Kremlin confirmed the deployment.",
      "en", "negation", "tidak", ""),
@@ -140,6 +144,7 @@ FAITHFUL = [
     ("Western names transcribed into Cyrillic", "Menteri Mike Pompeo dan Allan McGregor bertemu.",
      "Министр Майк Помпео и Аллан Макгрегор встретились.", "ru"),
     ("inflected surname", "Menurut Budanov, unit itu tiba.", "По словам Буданова, подразделение прибыло.", "ru"),
+    ("one given name in two languages", "Ekonom Alexei Kushch berbicara.", "Економіст Олексій Кущ виступив.", "uk"),
     ("negation on both sides", "Kremlin tidak akan mengomentari detailnya.", "Кремль не будет комментировать детали.", "ru"),
     ("negation by an affix", "Spesies hiu itu tidak diketahui.", "The species of shark was unknown.", "en"),
     ("hedge on both sides", "Tentara itu kemungkinan sudah dikerahkan.", "The troops have likely already been deployed.", "en"),
@@ -155,3 +160,17 @@ FAITHFUL = [
 @pytest.mark.parametrize(("case", "article", "source", "lang"), FAITHFUL, ids=[c[0] for c in FAITHFUL])
 def test_a_faithful_translation_has_no_flags(case: str, article: str, source: str, lang: str) -> None:
     assert compare(article, source, lang) == []
+
+
+def test_flags_compare_only_the_window_sentence_the_article_sentence_covers() -> None:
+    from tracer._report import Match
+    from tracer._trace import covered
+
+    window = Match(0.9, 0.8, 0.1, 'Putin replaced Shoigu on Sunday. "The ministry must stay open to innovation," Peskov said.', "en",
+                   "X", "https://x.example", "", None, [3, 4], 0, 70)  # fmt: skip
+    sentence = "Presiden Putin mengganti Shoigu pada hari Minggu."
+    assert covered(sentence, window) == "Putin replaced Shoigu on Sunday."
+    assert [f.kind for f in compare(sentence, window.text, "en")] == ["quote"]  # the defect: the other sentence's quote
+    assert compare(sentence, covered(sentence, window), "en") == []
+    # nothing to tell the two apart: the whole passage is compared
+    assert covered("Dia diganti.", window) == window.text

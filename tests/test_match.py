@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tracer import SourceDoc, SourceUnit
-from tracer._judge import DecisionRule, Logistic, rule_for
+from tracer import ConfigError, SourceDoc, SourceUnit
+from tracer._judge import DecisionRule, Logistic, rule_for, rule_from_entry
 from tracer._match import Candidate, distinct, with_margins
 from tracer._report import Match, SentenceResult, summarize_sources
 
@@ -51,28 +52,69 @@ def test_margin_ignores_the_same_sentence_from_another_outlet() -> None:
     assert [round(c.margin, 3) for c in cands] == [0.11, 0.11, -0.1, -0.12]
 
 
+def test_near_copies_carry_the_claim_and_leave_the_margin() -> None:
+    # Candidates 1 (doc A) and 2 (doc B) are near-copies by their own vectors (the same wire
+    # sentence, lightly edited); 3 and 4 make other claims.
+    hits = [(unit(1, 1, 0, 0, "a"), 0.80), (unit(2, 2, 0, 0, "b"), 0.79), (unit(3, 2, 5, 5), 0.70),
+            (unit(4, 1, 7, 7), 0.68)]  # fmt: skip
+    e = np.eye(4, dtype=np.float32)
+    vectors = np.stack([e[0], 0.9 * e[0] + np.sqrt(1 - 0.81) * e[1], e[2], e[3]])
+    cands = with_margins(hits, k=2, vectors=vectors)
+    assert [c.carriers for c in cands] == [1, 1, 0, 0]
+    assert [round(c.margin, 3) for c in cands] == [0.11, 0.1, -0.095, -0.115]
+    # without the vectors the near-copy is a rival and the claim's margin collapses
+    assert [round(c.margin, 3) for c in with_margins(hits, k=2)][:2] == [0.055, 0.04]
+
+
+def test_a_carrier_in_the_same_document_is_no_other_outlet() -> None:
+    hits = [(unit(1, 1, 0, 0, "a"), 0.80), (unit(2, 1, 4, 4, "b"), 0.79)]
+    cands = with_margins(hits, k=2, vectors=np.ones((2, 3), np.float32) / np.sqrt(3))
+    assert [c.carriers for c in cands] == [0, 0]
+
+
 RULE = DecisionRule(
     model="m",
     sentence=Logistic(-30.0, {"cosine": 0.0, "margin": 1000.0}),
-    article=Logistic(-5.0, {"cosine": 0.0, "margin": 100.0, "neighbour": 4.0, "article": 0.0}),
+    article=Logistic(-1.0, {"evidence": 1.0, "support": 4.0, "sequence": 0.0, "sides": 0.0}),
     threshold=0.5,
     margin_k=4,
     calibrated=True,
     operating_point="test",
+    possible=0.2,
 )
 
 
-def cand(uid: int, doc_id: int, margin: float) -> Candidate:
-    return Candidate(unit(uid, doc_id, uid, uid), cosine=0.85, margin=margin)
+def cand(uid: int, doc_id: int, margin: float, cosine: float = 0.85) -> Candidate:
+    return Candidate(unit(uid, doc_id, uid, uid), cosine=cosine, margin=margin)
 
 
-def test_neighbour_support_reranks_and_flips_a_borderline_sentence() -> None:
-    # Sentence 1 alone slightly prefers doc B; its neighbours are confidently doc A.
-    article = [[cand(1, 1, 0.05)], [cand(2, 2, 0.021), cand(3, 1, 0.02)], [cand(4, 1, 0.05)]]
+def test_strong_own_evidence_is_traced_without_any_support() -> None:
+    alone = [[cand(1, 1, 0.05)]]
+    [[scored]] = RULE.score_article(alone)
+    assert scored.features["support"] == 0.0 and scored.features["sequence"] == 0.0
+    assert RULE.status([scored]) == "traced"
+
+
+def test_support_from_the_same_document_anywhere_in_the_article_raises_a_borderline_sentence() -> None:
+    # Sentence 0 alone is borderline for doc A (own confidence ~0.27); sentences 3 and 5, far
+    # away and out of order, trace confidently to doc A: support counts them, order does not matter.
+    article = [[cand(40, 1, 0.029), cand(2, 2, 0.028)], [cand(9, 2, -0.1)], [cand(8, 2, -0.1)],
+               [cand(12, 1, 0.05)], [cand(7, 2, -0.1)], [cand(3, 1, 0.05)]]  # fmt: skip
     scored = RULE.score_article(article)
-    assert [s.candidate.unit.doc_id for s in scored[1]] == [1, 2]
-    assert scored[1][0].features["neighbour"] == pytest.approx(1.0, abs=1e-6)
-    assert scored[1][0].confidence > RULE.threshold > scored[1][1].confidence
+    first = scored[0][0]
+    assert first.candidate.unit.doc_id == 1
+    assert first.features["support"] == pytest.approx(2 / 3, abs=1e-3)
+    assert first.features["sequence"] == 0.0
+    assert RULE.status(scored[0]) == "traced"
+    # without the two supporting sentences it is only a possible source
+    alone = RULE.score_article(article[:3])
+    assert RULE.status(alone[0]) == "possible"
+
+
+def test_coherence_never_lowers_a_sentence_below_its_own_evidence() -> None:
+    own = RULE.sentence({"cosine": 0.85, "margin": 0.05})
+    article = [[cand(1, 1, 0.05)], [cand(2, 2, -0.2)], [cand(3, 2, -0.2)]]
+    assert RULE.score_article(article)[0][0].confidence >= own
 
 
 def test_sequence_counts_neighbours_only_when_their_originals_keep_the_order() -> None:
@@ -80,11 +122,11 @@ def test_sequence_counts_neighbours_only_when_their_originals_keep_the_order() -
     in_order = [[cand(10, 1, 0.05)], [cand(11, 1, 0.05)], [cand(12, 1, 0.05)]]
     assert [s[0].features["sequence"] for s in RULE.score_article(in_order)] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
     # the same document, but sentence 1's candidate sits far before sentence 0's (another article
-    # on the same story would match like this): neighbour support, no sequence support
+    # on the same story would match like this): support, but no sequence support
     scrambled = [[cand(10, 1, 0.05)], [cand(2, 1, 0.05)], [cand(30, 1, 0.05)]]
     scored = RULE.score_article(scrambled)
     assert [s[0].features["sequence"] for s in scored] == [0.0, 0.0, 0.0]
-    assert scored[1][0].features["neighbour"] == pytest.approx(1.0, abs=1e-6)
+    assert scored[1][0].features["support"] == pytest.approx(2 / 3, abs=1e-3)
     # skipping one source sentence per article sentence still counts; skipping more does not
     gaps = [[cand(10, 1, 0.05)], [cand(12, 1, 0.05)], [cand(16, 1, 0.05)]]
     assert [s[0].features["sequence"] for s in RULE.score_article(gaps)] == pytest.approx([1.0, 1.0, 0.0], abs=1e-6)
@@ -104,12 +146,20 @@ def test_sides_adds_the_support_from_before_and_after() -> None:
 
 def test_support_does_not_force_a_source_on_a_sentence_without_evidence() -> None:
     article = [[cand(1, 1, 0.05)], [cand(2, 1, -0.02)], [cand(3, 1, 0.05)]]
-    assert RULE.score_article(article)[1][0].confidence < RULE.threshold
+    assert RULE.status(RULE.score_article(article)[1]) == "no_source"
 
 
 def test_user_threshold_overrides_the_calibrated_one() -> None:
     assert RULE.with_threshold(0.9).threshold == 0.9
+    assert RULE.with_threshold(0.1).possible == 0.1  # the possible band never starts above the threshold
     assert RULE.with_threshold(None) is RULE
+
+
+def test_a_calibration_of_an_older_tracer_is_refused_with_the_fix() -> None:
+    old = {"sentence": {"bias": 0, "weights": {}}, "article": {"bias": 0, "weights": {"neighbour": 1}},
+           "threshold": 0.2, "margin_k": 4, "operating_point": "x"}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"made by an older tracer .* run `trace calibrate` again"):
+        rule_from_entry("m", old, calibrated=True)
 
 
 def test_shipped_calibration_covers_the_default_model_and_a_generic_rule() -> None:
@@ -141,4 +191,4 @@ def test_no_verdict_below_the_cosine_floor_whatever_the_margin() -> None:
     low = Candidate(unit(1, 1, 0, 0), cosine=RULE.min_cosine - 0.01, margin=0.5)
     [[scored]] = RULE.score_article([[low]])
     assert scored.confidence == 0.0
-    assert not RULE.traced(scored)
+    assert RULE.status([scored]) == "no_source"

@@ -171,3 +171,41 @@ def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index:
         ),
         ("The Guardian", True, "credits The Guardian, which carries the claim"),
     ]
+
+
+def _report_with_near_misses():  # type: ignore[no-untyped-def]
+    from tracer._report import Match, Report, SentenceResult
+
+    def m(i: int, score: float) -> Match:
+        return Match(score, 0.8, 0.01, f"Original {i}.", "ru", f"Outlet {i}", f"https://o{i}.example/a", "", None,
+                     [0], 0, 10)  # fmt: skip
+
+    sentences = [
+        SentenceResult(0, "Kalimat satu.", 0, 13, "traced", [m(1, 0.9), m(2, 0.3)]),
+        SentenceResult(1, "Kalimat dua.", 14, 26, "possible", [m(3, 0.45), m(4, 0.3), m(5, 0.2), m(6, 0.1)]),
+        SentenceResult(2, "Kalimat tiga.", 27, 40, "no_source", [m(7, 0.2), m(8, 0.1), m(9, 0.05), m(10, 0.01)]),
+    ]
+    decision = {"threshold": 0.57, "possible": 0.4, "operating_point": "test"}
+    return Report({"name": "m"}, {"documents": 10}, decision, {"name": "a.txt"}, sentences, [])
+
+
+def test_views_label_a_possible_source_and_show_near_misses_of_untraced_sentences() -> None:
+    from tracer._views import render_html, render_markdown, render_text
+
+    report = _report_with_near_misses()
+    text = render_text(report, width=200)
+    assert text.startswith("a.txt: 1 of 3 sentences traced, 1 possible (model m, threshold 0.57)")
+    assert "[1] POSSIBLE SOURCE 0.45  Kalimat dua." in text
+    assert "    <? check: ru · Outlet 3 · date unknown: Original 3." in text
+    # the possible source, then the next two candidates; three candidates for a sentence without source
+    assert [line.split(",")[0] for line in text.splitlines() if "nearest (" in line] == [
+        "    nearest (Outlet 4", "    nearest (Outlet 5", "    nearest (Outlet 7", "    nearest (Outlet 8",
+        "    nearest (Outlet 9",
+    ]  # fmt: skip
+    md = render_markdown(report)
+    assert "**[1] POSSIBLE SOURCE 0.45** Kalimat dua." in md and "> *possible source, to check:*" in md
+    assert "- nearest (Outlet 9, ru, 0.05): Original 9. <https://o9.example/a>" in md
+    assert "Outlet 10" not in md and "Outlet 2" not in md  # a traced sentence lists no near misses
+    page = render_html(report)
+    assert 'class="row possible"' in page and "possible source, to check" in page
+    assert page.count('<ol class="near">') == 2 and page.count("<li lang=") == 5

@@ -11,8 +11,9 @@ sentence, exactly as ../shared/tools/score_case.py scores reports.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._embed import Embedder
@@ -48,10 +49,47 @@ class Case:
     name: str
     path: Path
     articles: tuple[CaseArticle, ...]
+    removed: frozenset[str] = frozenset()
+    """Pages of ``sources.jsonl`` left out of the index (an ablated variant)."""
 
     @property
     def sources(self) -> Path:
         return self.path / SOURCES_FILE
+
+    def urls(self) -> list[str]:
+        """The case's page URLs in file order (read without validating the pages)."""
+        with self.sources.open(encoding="utf-8") as fh:
+            return [json.loads(line)["url"] for line in fh if line.strip()]
+
+
+ABLATE_SHARE = 0.35
+
+
+def ablated(case: Case, seed: int, share: float = ABLATE_SHARE) -> Case:
+    """The case with every page removed that carries some chosen lines, so those lines have no
+    source while same-story pages stay: the algorithm of ../shared/tools/ablate_case.py (same
+    seed, same pages removed), done in memory."""
+    queries = [q for a in case.articles for q in a.queries]
+    sourced = [q for q in queries if q.accept]
+    removed: set[str] = set()
+
+    def left(gone: set[str]) -> list[GoldQuery]:
+        return [q for q in sourced if any(g.url not in gone for g in q.accept)]
+
+    order = list(range(len(sourced)))
+    random.Random(seed).shuffle(order)
+    for i in order:
+        trial = removed | {g.url for g in sourced[i].accept}
+        if len(sourced) - len(left(trial)) <= round(share * len(sourced)) and len(left(trial)) >= len(sourced) / 2:
+            removed = trial
+    articles = []
+    for a in case.articles:
+        kept = []
+        for q in a.queries:
+            accept = tuple(g for g in q.accept if g.url not in removed)
+            kept.append(replace(q, accept=accept, lang=q.lang if accept else None))
+        articles.append(replace(a, queries=tuple(kept)))
+    return Case(f"{case.name}-s{seed}", case.path, tuple(articles), frozenset(removed))
 
 
 def is_case(path: Path) -> bool:
@@ -86,12 +124,11 @@ def read_case(path: Path) -> Case:
         articles = []
         for entry in gold:
             text = (path / entry["article"]).read_text(encoding="utf-8")
-            queries = tuple(
-                GoldQuery(str(q.get("line", "")), q["ind"], q.get("lang") if q.get("url") or q.get("accept") else None,
-                          _accepts(q))  # fmt: skip
-                for q in entry["queries"]
-            )
-            articles.append(CaseArticle(str(entry["article"]), text, queries))
+            queries = []
+            for q in entry["queries"]:
+                accept = _accepts(q)
+                queries.append(GoldQuery(str(q.get("line", "")), q["ind"], q.get("lang") if accept else None, accept))
+            articles.append(CaseArticle(str(entry["article"]), text, tuple(queries)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{gold_path}: not a readable case ({exc})") from exc
     return Case(path.name, path, tuple(articles))
@@ -120,18 +157,19 @@ def run_case(
     sentence (sentences without a gold query, such as sub-headings, are context only)."""
     from index import IndexStore, add_documents, manifest_for, read_jsonl
 
+    documents = [d for d in read_jsonl(case.sources) if d.meta.url not in case.removed]
     with IndexStore.create(workdir, manifest_for(passage_embedder)) as store:
         with store.write_lock():
-            add_documents(store, read_jsonl(case.sources), passage_embedder, batch_docs=256)
+            add_documents(store, documents, passage_embedder, batch_docs=256)
         outcomes = []
         for a, article in enumerate(case.articles):
             sentences = [s.text for s in article_sentences(article.text, article.name)]
             vectors = query_embedder.embed(query_texts(sentences), role="query")
-            per_sentence = find_candidates(store, vectors, k=search_k, margin_k=margin_k)
+            per_sentence = find_candidates(store, vectors, k=search_k, margin_k=margin_k, texts=sentences)
             for text, cands, labels in zip(sentences, per_sentence, _labels(sentences, article.queries), strict=True):
                 sourced = [q for q in labels if q.accept]
                 gold = tuple(acc for q in sourced for acc in q.accept) or None
                 lang = sourced[0].lang if sourced else None
-                query = Query(number * CASE_STRIDE + a, text, case.name, (), lang, case.name, "real")
+                query = Query(number * CASE_STRIDE + a, text, case.name, (), lang, case.path.name, "real")
                 outcomes.append(Outcome(query, cands, gold, labelled=bool(labels)))
         return outcomes

@@ -16,16 +16,23 @@ _MEDIA = (
 )
 _VERB = r"(?:melaporkan|memberitakan|menyebutkan|menulis|mewartakan)"
 
-# "..., seperti dilansir X." / "..., dikutip dari X." / "..., sebagaimana diberitakan X." at the end.
+# "..., seperti dilansir X." / "..., dikutip dari X, Kamis (14/8)." / "..., tulis X." at the end.
+_DAY = r"(?:Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu)"
 _TRAILING = re.compile(
-    rf"""\s*,?\s*(?:(?:seperti|sebagaimana)\s+)?
-        (?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?
-        \s+(?:{_MEDIA}\s+)?(?P<name>{_NAME})\s*(?=[.!?]?["”»]?\s*$)""",
+    rf"""\s*,?\s*(?:yang\s+)?(?:(?:seperti|sebagaimana)\s+)?
+        (?:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|tulis)
+        \s+(?:{_MEDIA}\s+)?(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?
+        (?:\s*,\s*{_DAY}\s*\([\d/.\s-]+\))?\s*(?=[.!?]?["”»]?\s*$)""",
     re.VERBOSE,
 )
-# "Media Inggris The Guardian melaporkan(, bahwa) ..." / "Kantor berita Rusia TASS memberitakan ..." at the start.
+_AGENCIES = r"(?:TASS|RIA(?:\s+Novosti)?|AFP|AP|Reuters|BBC|CNN|DPA|EFE|ANSA|UPI|NHK|Xinhua|Yonhap|Interfax|Bloomberg)"
+# "Media Inggris The Guardian melaporkan(, bahwa) ..." / "Kantor berita Rusia, TASS, memberitakan ..." /
+# "Dalam laporan lainnya, TASS juga memberitakan ..." at the start (a bare name only when it is a news agency:
+# "Polisi melaporkan ..." is a claim, not a credit).
 _LEADING = re.compile(
-    rf"""^(?i:{_MEDIA})\s+(?P<name>{_NAME})\s+{_VERB}(?:\s*,)?(?:\s+bahwa)?\s+""",
+    rf"""^(?:(?i:dalam\s+laporan\s+(?:lainnya|lain|terpisah|terbarunya)),\s+)?
+        (?:(?i:{_MEDIA}),?\s+(?P<name>{_NAME})|(?P<acronym>{_AGENCIES})),?
+        \s+(?:juga\s+)?{_VERB}(?:\s*,)?(?:\s+bahwa)?\s+""",
     re.VERBOSE,
 )
 
@@ -43,8 +50,11 @@ def find_credit(sentence: str) -> Credit | None:
     for pattern in (_TRAILING, _LEADING):
         m = pattern.search(sentence)
         if m:
-            return Credit(start=m.start(), end=m.end(), stated=m.group("name"))
+            return Credit(start=m.start(), end=m.end(), stated=m.group("name") or m.group("acronym"))
     return None
+
+
+_DANGLING = re.compile(r',(["”»])([.!?])$')
 
 
 def without_credit(sentence: str) -> str:
@@ -53,6 +63,7 @@ def without_credit(sentence: str) -> str:
     if credit is None:
         return sentence
     rest = (sentence[: credit.start] + sentence[credit.end :]).strip()
+    rest = _DANGLING.sub(r"\2\1", rest)  # '"... penumpang,".' once "tulis TASS" is gone
     if len(rest.split()) < 3:
         return sentence
     return rest[0].upper() + rest[1:]

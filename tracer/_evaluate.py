@@ -21,7 +21,16 @@ import numpy as np
 
 from ._embed import Embedder
 from ._errors import InputError
-from ._judge import ARTICLE_FEATURES, BASE_FEATURES, DecisionRule, Logistic, Scored
+from ._judge import (
+    ARTICLE_FEATURES,
+    COHERENCE_FEATURES,
+    RULE_VERSION,
+    SENTENCE_FEATURES,
+    DecisionRule,
+    Logistic,
+    Scored,
+    sentence_features,
+)
 from ._match import Candidate, ReferenceIndex, find_candidates
 from ._segment import segment
 from ._trace import SEARCH_K, query_texts
@@ -284,7 +293,7 @@ def run_queries(
     spans = {s.doc.url: s.spans for s in sources}
     queries = [q for _, qs in articles for q in qs]
     vectors = embedder.embed(query_texts([q.text for q in queries]), role="query")
-    per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k)
+    per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k, texts=[q.text for q in queries])
     outcomes = []
     for q, cands in zip(queries, per_query, strict=True):
         gold = None
@@ -351,14 +360,17 @@ def score_by_lang(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, 
     return result
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 100) -> np.ndarray:
-    """Newton's method for [bias, weights...]; small and dependency-free."""
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 100, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Newton's method for [bias, weights...], each row counted ``weights`` times; small and dependency-free."""
     X = np.hstack([np.ones((len(x), 1)), x])
+    sw = np.ones(len(x)) if weights is None else weights
     w = np.zeros(X.shape[1])
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -60, 60)))
-        grad = X.T @ (p - y) + l2 * w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
+        grad = X.T @ ((p - y) * sw) + l2 * w
+        hess = (X * (p * (1 - p) * sw)[:, None]).T @ X + l2 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-9:
@@ -366,17 +378,28 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int
     return w
 
 
-def _logistic(x: list[list[float]], y: list[bool], names: Sequence[str]) -> Logistic:
-    w = fit_logistic(np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
-    return Logistic(
-        bias=round(float(w[0]), 4), weights={n: round(float(v), 4) for n, v in zip(names, w[1:], strict=True)}
-    )
+def _logistic(x: list[list[float]], y: list[bool], names: Sequence[str], weights: list[float],
+              non_negative: Sequence[str] = ()) -> Logistic:  # fmt: skip
+    """A fitted stage; features in ``non_negative`` that come out negative are dropped and the
+    rest refitted, so such evidence can only ever raise confidence."""
+    kept = list(names)
+    X, Y, W = np.array(x, dtype=np.float64).reshape(len(x), len(names)), np.array(y, np.float64), np.array(weights)
+    while True:
+        w = fit_logistic(X[:, [names.index(n) for n in kept]], Y, weights=W)
+        negative = [n for n, v in zip(kept, w[1:], strict=True) if n in non_negative and v < 0]
+        if not negative:
+            break
+        kept = [n for n in kept if n not in negative]
+    return Logistic(bias=round(float(w[0]), 4), weights={n: round(float(v), 4) for n, v in zip(kept, w[1:], strict=True)})
+
+
+def _unsourced_confidences(outcomes: Sequence[Outcome], rule: DecisionRule) -> np.ndarray:
+    return np.array([s[0].confidence if s else 0.0 for o, s in decide(outcomes, rule) if o.gold is None and o.labelled])
 
 
 def threshold_for(outcomes: Sequence[Outcome], rule: DecisionRule, max_wrong_source: float) -> float:
     """Lowest confidence threshold whose wrong-source rate on unsourced sentences stays within bound."""
-    decided = decide(outcomes, rule)
-    conf = np.sort([s[0].confidence if s else 0.0 for o, s in decided if o.gold is None and o.labelled])[::-1]
+    conf = np.sort(_unsourced_confidences(outcomes, rule))[::-1]
     if conf.size == 0:
         return 0.5
     allowed = int(np.floor(max_wrong_source * conf.size))
@@ -386,44 +409,86 @@ def threshold_for(outcomes: Sequence[Outcome], rule: DecisionRule, max_wrong_sou
     return round(float(np.nextafter(conf[allowed], 1.0)) + 5e-5, 4)
 
 
+REAL_WEIGHT = 1.0
+"""Real case sentences, together, weigh this many times all parallel-data sentences in the fit:
+a few dozen real sentences must count against thousands of composed ones."""
+MAX_WRONG_REAL = 0.2
+"""Operating point on real cases: share of their unsourced (ablated) lines allowed a source."""
+POSSIBLE_WRONG = 0.5
+"""The "possible" band starts where this share of unsourced lines would reach it."""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Where the traced threshold and the possible band sit, and on which sentences."""
+
+    max_wrong_source: float = 0.02
+    """On unsourced sentences of parallel data, used when no real cases are given."""
+    max_wrong_real: float = MAX_WRONG_REAL
+    """On unsourced lines of real cases, used when they are given: real articles are the yardstick."""
+    possible_wrong: float = POSSIBLE_WRONG
+
+
 def calibrate(
     outcomes: Sequence[Outcome],
     *,
     model: str,
     margin_k: int,
-    max_wrong_source: float,
-    features: Sequence[str] = ARTICLE_FEATURES,
+    point: OperatingPoint = OperatingPoint(),
+    features: Sequence[str] = SENTENCE_FEATURES,
     description: str = "",
 ) -> tuple[DecisionRule, dict[str, object]]:
-    """Fit both logistic stages and the threshold on ``outcomes``; returns the rule and its JSON entry.
+    """Fit both logistic stages and the thresholds on ``outcomes`` (parallel data and real cases,
+    the real ones weighted up to ``REAL_WEIGHT``); returns the rule and its JSON entry.
 
-    ``features`` selects the evidence (e.g. cosine only, to compare with a plain cosine threshold);
-    the sentence stage uses its sentence-level part, the article stage all of it.
+    ``features`` selects the sentence evidence (e.g. without cosine, for a rule that travels
+    between models); the article stage always adds the coherence features.
     """
-    names = [f for f in BASE_FEATURES if f in features]
-    tops = [o for o in outcomes if o.candidates and o.labelled]
+    names = [f for f in SENTENCE_FEATURES if f in features]
+    labelled = [o for o in outcomes if o.labelled]
+    n_real = sum(o.query.layout == "real" for o in labelled)
+    n_other = len(labelled) - n_real
+    real_w = REAL_WEIGHT * n_other / n_real if n_real and n_other else 1.0
+
+    def weight(o: Outcome) -> float:
+        return real_w if o.query.layout == "real" else 1.0
+
+    tops = [o for o in labelled if o.candidates]
     sentence = _logistic(
-        [[getattr(o.candidates[0], f) for f in names] for o in tops],
+        [[sentence_features(o.candidates[0])[f] for f in names] for o in tops],
         [o.covers_gold(o.candidates[0]) for o in tops],
         names,
+        [weight(o) for o in tops],
     )
-    x, y = [], []
-    first_stage = DecisionRule(model, sentence, Logistic(0.0, {}), 0.5, margin_k, True, "")
+    x, y, w = [], [], []
+    first_stage = DecisionRule(model, sentence, Logistic(-60.0, {}), 0.5, margin_k, True, "")
     for o, scored in decide(outcomes, first_stage):
         for s in scored if o.labelled else ():
-            x.append([s.features[f] for f in features])
+            x.append([s.features[f] for f in ARTICLE_FEATURES])
             y.append(o.covers_gold(s.candidate))
-    article = _logistic(x, y, features)
+            w.append(weight(o))
+    article = _logistic(x, y, ARTICLE_FEATURES, w, non_negative=COHERENCE_FEATURES)
     draft = DecisionRule(model, sentence, article, 0.5, margin_k, True, "")
-    threshold = threshold_for(outcomes, draft, max_wrong_source)
-    point = f"at most {max_wrong_source:.0%} wrong-source on unsourced calibration sentences{description}"
-    rule = DecisionRule(model, sentence, article, threshold, margin_k, True, point)
+    real = [o for o in outcomes if o.query.layout == "real"]
+    if real:
+        threshold = threshold_for(real, draft, point.max_wrong_real)
+        possible = threshold_for(real, draft, point.possible_wrong)
+        where = f"at most {point.max_wrong_real:.0%} wrong-source on unsourced lines of real cases"
+    else:
+        threshold = threshold_for(outcomes, draft, point.max_wrong_source)
+        possible = threshold_for(outcomes, draft, 5 * point.max_wrong_source)
+        where = f"at most {point.max_wrong_source:.0%} wrong-source on unsourced calibration sentences"
+    possible = min(possible, threshold)
+    text = f"{where}{description}"
+    rule = DecisionRule(model, sentence, article, threshold, margin_k, True, text, possible)
     entry = {
+        "version": RULE_VERSION,
         "sentence": sentence.to_dict(),
         "article": article.to_dict(),
         "threshold": threshold,
+        "possible": possible,
         "margin_k": margin_k,
-        "operating_point": point,
+        "operating_point": text,
     }
     return rule, entry
 

@@ -18,6 +18,8 @@ from ._translit import has_cyrillic, same_name, similarity, skeleton, to_latin
 
 NAME_SIMILARITY = 0.75
 """A name part this similar to, but not the same as, its counterpart is a changed name."""
+SURNAME_SIMILARITY = 0.5
+"""The same for a surname that follows a matching given name (the full name anchors it)."""
 
 
 @dataclass(frozen=True)
@@ -415,6 +417,12 @@ _CLITIC = re.compile(r"(?:-?(?:lah|nya|kah|pun)|['’]s)$", re.IGNORECASE)
 _NAME_TOKEN = re.compile(r"[A-ZА-ЯЁІЇЄҐ][\w'’-]*")
 
 
+def _one_given_name(a: str, s: str, lang: str) -> bool:
+    """Alexei / Олексій: forms of one given name in two languages."""
+    k = _GIVEN_NAMES.get(skeleton(a))
+    return k is not None and k == _GIVEN_NAMES.get(skeleton(s, lang))
+
+
 def _runs(text: str) -> list[list[tuple[str, int, int]]]:
     """Runs of adjacent capitalized words (multi-word names live in them)."""
     runs: list[list[tuple[str, int, int]]] = []
@@ -446,13 +454,15 @@ def _compare_names(article: str, source: str, lang: str) -> Iterator[Flag]:
             continue
         for s_run in s_runs:
             anchors = [(i, j) for i, (a, _, _) in enumerate(a_run) for j, (s, _, _) in enumerate(s_run)
-                       if a.lower() not in _NOT_NAMES and same_name(a, s, lang)]  # fmt: skip
+                       if a.lower() not in _NOT_NAMES and (same_name(a, s, lang) or _one_given_name(a, s, lang))]  # fmt: skip
             if not anchors:
                 continue
             for i, j in anchors:
-                if has_cyrillic(s_run[j][0]) and not _SLAVIC_SURNAME.search(s_run[j][0]):
+                given = _GIVEN_NAMES.get(skeleton(a_run[i][0])) is not None
+                if has_cyrillic(s_run[j][0]) and not _SLAVIC_SURNAME.search(s_run[j][0]) and not given:
                     continue
-                for di, dj in ((-1, -1), (1, 1)):  # the name part next to the anchor, on both sides
+                # the name part next to the anchor, on both sides; after a given name, the surname only
+                for di, dj in ((1, 1),) if given else ((-1, -1), (1, 1)):
                     ai, sj = i + di, j + dj
                     if not (0 <= ai < len(a_run) and 0 <= sj < len(s_run)):
                         continue
@@ -464,7 +474,11 @@ def _compare_names(article: str, source: str, lang: str) -> Iterator[Flag]:
                         skeleton(s, lang)
                     ):
                         continue  # Vladimir / Володимир: the Russian and Ukrainian forms of one name
-                    if similarity(a, s, lang) >= NAME_SIMILARITY and a not in seen:
+                    # next to a matching given name, the part is a surname: a surname spelled apart
+                    # ("Alexei Kosh" for "Alexei Kushch") is a changed name, however far apart
+                    surname = given and di == 1 and skeleton(a)[:1] == skeleton(s, lang)[:1]
+                    bar = SURNAME_SIMILARITY if surname else NAME_SIMILARITY
+                    if similarity(a, s, lang) >= bar and a not in seen:
                         seen.add(a)
                         shown = f"{s} ({to_latin(s, lang)})" if has_cyrillic(s) else s
                         yield Flag("name", article[min(a0, a_run[i][1]) : max(a1, a_run[i][2])],

@@ -1,29 +1,28 @@
-"""The verdict: is the best candidate the original of the sentence ("traced") or is there no
-source in the index ("no_source")?
+"""The verdict: is the best candidate the original of the sentence ("traced"), could it be
+("possible": shown to editors as a near miss to check), or is there no source in the index
+("no_source")?
 
-Two logistic stages, fitted on parallel data by ``trace calibrate`` and stored per model in
-``calibration.json``:
+Two logistic stages, fitted by ``trace calibrate`` and stored per model in ``calibration.json``:
 
-1. sentence evidence: cosine and margin (how far the candidate stands out from the next
-   distinct candidates, as in bitext mining's neighbourhood-normalized scores);
-2. article evidence: sentences of an article usually come from a few source articles, so a
-   candidate whose document also explains the neighbouring sentences (``neighbour``) or many
-   sentences of the article (``article``) is more likely right. A translation also keeps the
-   original's order, so ``sequence`` counts only neighbours whose own candidate in the same
-   document sits just before (or after) this one, as a run of translated sentences would: it
-   tells a translated passage from another outlet's article on the same story, whose sentences
-   match too but in no order. ``sides`` adds that support from the sentences before and from
-   those after: a sentence inside a translated run is flanked on both sides, one that happens
-   to match a sibling article's sentence seldom is. All exclude the sentence itself, and the
-   fitted weights decide how much they count, so a sentence without its own evidence is not
-   forced onto a popular source.
+1. own evidence: cosine; the margin over candidates making *other* claims (near-copies of a
+   candidate, the same wire sentence at several outlets, are its ``carriers`` and no rivals);
+   how many outlets carry it; and how many of the sentence's names the candidate names too.
+2. article evidence, on top of the first stage's log-odds (``evidence``): ``support`` counts
+   the other sentences of the article, anywhere and in any order, whose candidates come from
+   the same document (compiled news borrows from a few reports, re-ordered); ``sequence`` and
+   ``sides`` count neighbours whose originals sit just before or after this one in that
+   document, as a translated run keeps the original's order.
+
+Coherence may raise confidence, never be required: the confidence is the larger of the two
+stages, and coherence weights are fitted non-negative. A sentence whose own evidence is strong
+is traced whatever its neighbours; one without its own evidence is not forced onto a popular
+source, because the article stage starts from that sentence's own log-odds.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -33,18 +32,23 @@ from ._errors import ConfigError
 from ._match import Candidate
 
 CALIBRATION_FILE = "calibration.json"
+RULE_VERSION = 2
+"""Calibration entries name their feature set; entries of another version are refused with a fix."""
 GENERIC = "*"
 """Fallback entry for models without their own calibration (cosine-free, so it travels)."""
 
-BASE_FEATURES = ("cosine", "margin")
-ARTICLE_FEATURES = ("cosine", "margin", "neighbour", "article", "sequence", "sides")
+SENTENCE_FEATURES = ("cosine", "margin", "carriers", "names")
+COHERENCE_FEATURES = ("support", "sequence", "sides")
+ARTICLE_FEATURES = ("evidence", *COHERENCE_FEATURES)
 NEIGHBOURHOOD = 2
-"""Sentences on each side whose sources count as ``neighbour``, ``sequence`` or ``sides`` support."""
+"""Sentences on each side whose originals count as ``sequence`` or ``sides`` support."""
 SEQUENCE_GAP = 2
 """How far (in source sentences) the original may advance per article sentence and still count
 as in order: a translation may drop a sentence or merge two."""
-SUPPORTED = 0.5
-"""Sentence-level confidence from which a sentence counts as support for its top document."""
+SUPPORTERS = 3
+"""``support`` is the mean of the best this many other sentences' confidence in the document."""
+CARRIERS_CAP = 3
+"""Carrying outlets beyond this many add nothing more."""
 MIN_COSINE = 0.5
 """No verdict of "traced" below this cosine, whatever the margin: margins are relative, and a
 candidate that merely stands out from unrelated ones is not a translation (e5 puts unrelated
@@ -71,11 +75,21 @@ class Logistic:
         return cls(bias=float(d["bias"]), weights={k: float(v) for k, v in dict(d["weights"]).items()})  # type: ignore[call-overload, arg-type]
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
 @dataclass(frozen=True)
 class Scored:
     candidate: Candidate
     features: dict[str, float]
     confidence: float
+
+
+def sentence_features(c: Candidate) -> dict[str, float]:
+    return {"cosine": c.cosine, "margin": c.margin, "carriers": min(c.carriers, CARRIERS_CAP) / CARRIERS_CAP,
+            "names": c.names}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,21 +101,35 @@ class DecisionRule:
     margin_k: int
     calibrated: bool
     operating_point: str
+    possible: float | None = None
+    """Confidence from which an untraced sentence is shown as a "possible" source (None: never)."""
     min_cosine: float = MIN_COSINE
 
     def traced(self, best: Scored) -> bool:
         return best.confidence >= self.threshold
 
+    def status(self, scored: Sequence[Scored]) -> str:
+        if not scored:
+            return "no_source"
+        if self.traced(scored[0]):
+            return "traced"
+        if self.possible is not None and scored[0].confidence >= self.possible:
+            return "possible"
+        return "no_source"
+
     def with_threshold(self, threshold: float | None) -> DecisionRule:
         if threshold is None:
             return self
-        return replace(self, threshold=threshold, operating_point=f"threshold {threshold} set by the user")
+        possible = None if self.possible is None else min(self.possible, threshold)
+        return replace(self, threshold=threshold, possible=possible,
+                       operating_point=f"threshold {threshold} set by the user")  # fmt: skip
 
     def describe(self) -> dict[str, object]:
         return {
             "model": self.model,
             "calibrated": self.calibrated,
             "threshold": self.threshold,
+            "possible": self.possible,
             "min_cosine": self.min_cosine,
             "operating_point": self.operating_point,
             "margin_k": self.margin_k,
@@ -114,37 +142,31 @@ class DecisionRule:
 
     def score_article(self, candidates: Sequence[Sequence[Candidate]]) -> list[list[Scored]]:
         """Confidence for every candidate of every sentence, best first per sentence."""
-        base = [
-            [self._gate(c, self.sentence({"cosine": c.cosine, "margin": c.margin})) for c in cands]
-            for cands in candidates
-        ]
+        own = [[sentence_features(c) for c in cands] for cands in candidates]
+        base = [[self._gate(c, self.sentence(f)) for c, f in zip(cands, fs, strict=True)]
+                for cands, fs in zip(candidates, own, strict=True)]  # fmt: skip
         doc_best: list[dict[int, float]] = []
-        tops: list[int | None] = []
         for cands, ps in zip(candidates, base, strict=True):
             best: dict[int, float] = {}
             for c, p in zip(cands, ps, strict=True):
                 best[c.unit.doc_id] = max(best.get(c.unit.doc_id, 0.0), p)
             doc_best.append(best)
-            top = max(range(len(ps)), key=ps.__getitem__, default=None)
-            tops.append(cands[top].unit.doc_id if top is not None and ps[top] >= SUPPORTED else None)
         n = len(candidates)
-        supporters = Counter(tops)
         result = []
         for i, cands in enumerate(candidates):
             scored = []
             lo, hi = max(0, i - NEIGHBOURHOOD), min(n, i + NEIGHBOURHOOD + 1)
-            for c in cands:
-                doc = c.unit.doc_id
-                neighbour = max((doc_best[j].get(doc, 0.0) for j in range(lo, hi) if j != i), default=0.0)
-                article = (supporters[doc] - (tops[i] == doc)) / max(1, n - 1)  # other sentences only
+            for c, f, p in zip(cands, own[i], base[i], strict=True):
+                others = sorted((doc_best[j].get(c.unit.doc_id, 0.0) for j in range(n) if j != i), reverse=True)
                 before, after = (
-                    max((p for j in side for other, p in zip(candidates[j], base[j], strict=True)
+                    max((q for j in side for other, q in zip(candidates[j], base[j], strict=True)
                          if _in_order(c, i, other, j)), default=0.0)
                     for side in (range(lo, i), range(i + 1, hi))
                 )  # fmt: skip
-                f = {"cosine": c.cosine, "margin": c.margin, "neighbour": neighbour, "article": article,
-                     "sequence": max(before, after), "sides": before + after}  # fmt: skip
-                scored.append(Scored(c, f, self._gate(c, self.article(f))))
+                features = {**f, "evidence": _logit(p), "support": sum(others[:SUPPORTERS]) / SUPPORTERS,
+                            "sequence": max(before, after), "sides": before + after}  # fmt: skip
+                confidence = max(p, self._gate(c, self.article(features)))
+                scored.append(Scored(c, features, confidence))
             scored.sort(key=lambda s: -s.confidence)
             result.append(scored)
         return result
@@ -182,6 +204,12 @@ def load_calibrations() -> dict[str, dict[str, object]]:
 
 
 def rule_from_entry(model: str, entry: dict[str, object], calibrated: bool) -> DecisionRule:
+    if entry.get("version") != RULE_VERSION:
+        raise ConfigError(
+            f"the calibration of {model!r} was made by an older tracer (its features have changed); "
+            f"run `trace calibrate` again, or delete {user_calibration_path()}"
+        )
+    possible = entry.get("possible")
     return DecisionRule(
         model=model,
         sentence=Logistic.from_dict(entry["sentence"]),  # type: ignore[arg-type]
@@ -190,6 +218,7 @@ def rule_from_entry(model: str, entry: dict[str, object], calibrated: bool) -> D
         margin_k=int(entry["margin_k"]),  # type: ignore[call-overload]
         calibrated=calibrated,
         operating_point=str(entry["operating_point"]),
+        possible=None if possible is None else float(possible),  # type: ignore[arg-type]
     )
 
 

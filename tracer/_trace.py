@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ._agreement import digits, name_agreement, query_names
 from ._attribution import check as check_attribution
 from ._credits import without_credit
 from ._embed import Embedder
@@ -57,8 +58,7 @@ def to_match(scored: Scored) -> Match:
 
 
 def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, list[Match]]:
-    status = "traced" if scored and rule.traced(scored[0]) else "no_source"
-    return status, [to_match(s) for s in scored[:top_k]]
+    return rule.status(scored), [to_match(s) for s in scored[:top_k]]
 
 
 def carriers(scored: list[Scored], rule: DecisionRule) -> list[Carrier]:
@@ -74,6 +74,22 @@ def carriers(scored: list[Scored], rule: DecisionRule) -> list[Carrier]:
             out[doc.url] = Carrier(doc.url, doc.outlet, doc.lang, doc.title, doc.published, s.candidate.unit.text,
                                    round(s.confidence, 4))  # fmt: skip
     return sorted(out.values(), key=lambda c: published_instant(c.published))
+
+
+def covered(sentence: str, match: Match) -> str:
+    """The part of a matched passage that the Indonesian sentence says: all of a single original,
+    or, of a two-sentence window, the sentences that share most of its names and numbers (a
+    quotation in the window's other sentence is no change in translation)."""
+    if len(match.source_sentences) < 2:
+        return match.text
+    parts = [s.text for s in segment(match.text, match.lang)]
+    if len(parts) < 2:
+        return match.text
+    names = query_names(sentence)
+    numbers = digits(sentence)
+    scores = [name_agreement(names, p, match.lang) + len(numbers & digits(p)) / max(1, len(numbers)) for p in parts]
+    best = max(scores)
+    return " ".join(p for p, s in zip(parts, scores, strict=True) if s == best) if best > 0 else match.text
 
 
 def published_by(before: str) -> Callable[[SourceUnit], bool]:
@@ -115,17 +131,20 @@ def trace_text(
 ) -> Report:
     """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
     sentences = sentences if sentences is not None else article_sentences(text, name)
-    vectors = embedder.embed(query_texts([s.text for s in sentences]), role="query")
+    texts = [s.text for s in sentences]
+    vectors = embedder.embed(query_texts(texts), role="query")
     keep = published_by(options.before) if options.before else None
-    per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep)
+    per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep, texts=texts)
     table = options.outlets or OutletTable.load()
     results = []
     for i, (sentence, scored) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
         status, matches = verdict(scored, rule, options.top_k)
-        traced = status == "traced"
-        also_in = carriers(scored, rule) if traced else []
-        flags = compare(sentence.text, matches[0].text, matches[0].lang) if traced else []
-        attribution = check_attribution(sentence.text, traced, scored, also_in, table, options.known_outlets)
+        found = status in ("traced", "possible")  # a possible source is checked as a traced one, and labelled
+        also_in = carriers(scored, rule) if found else []
+        flags = compare(sentence.text, covered(sentence.text, matches[0]), matches[0].lang) if found else []
+        attribution = check_attribution(sentence.text, found, scored, also_in, table, options.known_outlets)
+        if attribution is not None and status == "possible":
+            attribution = replace(attribution, note=f"{attribution.note} (checked against a possible source)")
         results.append(SentenceResult(i, sentence.text, sentence.start, sentence.end, status, matches,
                                       attribution, flags, also_in))  # fmt: skip
     return Report(

@@ -8,7 +8,7 @@ import re
 import shutil
 import textwrap
 
-from ._report import Report, SentenceResult
+from ._report import Match, Report, SentenceResult
 
 FORMATS = ("json", "text", "markdown", "html")
 SUFFIX = {"json": ".json", "text": ".txt", "markdown": ".md", "html": ".html"}
@@ -20,10 +20,30 @@ def render(report: Report, fmt: str) -> str:
     return {"text": render_text, "markdown": render_markdown, "html": render_html}[fmt](report)
 
 
+NEAR_MISSES = 3
+"""Candidates shown for a sentence that is not traced: an editor can check them by eye."""
+VERDICTS = {"traced": "TRACED", "possible": "POSSIBLE SOURCE", "no_source": "NO SOURCE"}
+
+
 def _headline(report: Report) -> str:
     traced = sum(1 for s in report.sentences if s.status == "traced")
-    return (f"{report.article.get('name')}: {traced} of {len(report.sentences)} sentences traced "
+    possible = sum(1 for s in report.sentences if s.status == "possible")
+    maybe = f", {possible} possible" if possible else ""
+    return (f"{report.article.get('name')}: {traced} of {len(report.sentences)} sentences traced{maybe} "
             f"(model {report.model.get('name')}, threshold {report.decision.get('threshold'):.2f})")  # fmt: skip
+
+
+def _near_misses(s: SentenceResult) -> list[Match]:
+    """The candidates shown for an untraced sentence (after a possible source, the others), each
+    text once: the same wire sentence at several outlets is one near miss."""
+    seen = {" ".join(s.matches[0].text.split())} if s.status == "possible" and s.matches else set()
+    out = []
+    for m in s.matches[1 if s.status == "possible" else 0 : NEAR_MISSES]:
+        key = " ".join(m.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
 
 
 def render_text(report: Report, width: int | None = None) -> str:
@@ -34,22 +54,23 @@ def render_text(report: Report, width: int | None = None) -> str:
     out.extend(f"warning: {w}" for w in report.warnings)
     out.append("")
     for s in report.sentences:
-        verdict = "TRACED" if s.status == "traced" else "NO SOURCE"
         best = s.matches[0] if s.matches else None
         score = f" {best.score:.2f}" if best else ""
-        out.extend(textwrap.wrap(f"[{s.index}] {verdict}{score}  {s.text}", width, subsequent_indent="    "))
-        if best and s.status == "traced":
-            where = " · ".join(x for x in (best.lang, best.outlet, best.published or "undated") if x)
+        out.extend(textwrap.wrap(f"[{s.index}] {VERDICTS[s.status]}{score}  {s.text}", width, subsequent_indent="    "))
+        if best and s.status in ("traced", "possible"):
+            where = " · ".join(x for x in (best.lang, best.outlet, best.published or "date unknown") if x)
+            arrow = "<-" if s.status == "traced" else "<? check:"
             out.extend(
-                textwrap.wrap(f"<- {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       ")
+                textwrap.wrap(f"{arrow} {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       ")
             )
             out.append(f"       {best.url}")
             for c in s.also_in:
-                out.extend(textwrap.wrap(f"also in {c.outlet} ({c.published or 'undated'}) {c.url}", width,
+                out.extend(textwrap.wrap(f"also in {c.outlet} ({c.published or 'date unknown'}) {c.url}", width,
                                          initial_indent="    ", subsequent_indent="       "))  # fmt: skip
-        elif best:
-            out.extend(textwrap.wrap(f"nearest ({best.outlet}, {best.score:.2f}): {best.text}", width,
-                                     initial_indent="    ", subsequent_indent="       "))  # fmt: skip
+        if s.status != "traced":
+            for m in _near_misses(s):
+                out.extend(textwrap.wrap(f"nearest ({m.outlet}, {m.lang}, {m.score:.2f}): {m.text}", width,
+                                         initial_indent="    ", subsequent_indent="       "))  # fmt: skip
         if s.attribution is not None:
             a = s.attribution
             mark = {True: "ok", False: "MISMATCH", None: "?"}[a.agrees]
@@ -65,7 +86,7 @@ def render_text(report: Report, width: int | None = None) -> str:
         for src in report.sources:
             sents = ", ".join(str(i) for i in src.sentences)
             first = ", earliest" if src.earliest else ""
-            out.append(f"  {src.outlet} ({src.lang}, {src.published or 'undated'}{first}) {src.url}  sentences {sents}")
+            out.append(f"  {src.outlet} ({src.lang}, {src.published or 'date unknown'}{first}) {src.url}  sentences {sents}")
     else:
         out.append("No source found for any sentence.")
     return "\n".join(out) + "\n"
@@ -84,15 +105,17 @@ def render_markdown(report: Report) -> str:
     out.extend(f"> warning: {_md(w)}" for w in report.warnings)
     for s in report.sentences:
         best = s.matches[0] if s.matches else None
-        verdict = "TRACED" if s.status == "traced" else "NO SOURCE"
         score = f" {best.score:.2f}" if best else ""
-        out.append(f"**[{s.index}] {verdict}{score}** {_md(s.text)}")
-        if best and s.status == "traced":
+        out.append(f"**[{s.index}] {VERDICTS[s.status]}{score}** {_md(s.text)}")
+        if best and s.status in ("traced", "possible"):
+            if s.status == "possible":
+                out.append("> *possible source, to check:*  ")
             out.append(f"> {_md(best.text)}  ")
-            out.append(f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'undated')}: <{best.url}>")
-            out.extend(f"- also in {_md(c.outlet)} ({_md(c.published or 'undated')}): <{c.url}>" for c in s.also_in)
-        elif best:
-            out.append(f"- nearest ({_md(best.outlet)}, {best.score:.2f}): {_md(best.text)}")
+            out.append(f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'date unknown')}: <{best.url}>")
+            out.extend(f"- also in {_md(c.outlet)} ({_md(c.published or 'date unknown')}): <{c.url}>" for c in s.also_in)
+        if s.status != "traced":
+            out.extend(f"- nearest ({_md(m.outlet)}, {m.lang}, {m.score:.2f}): {_md(m.text)} <{m.url}>"
+                       for m in _near_misses(s))  # fmt: skip
         if s.attribution is not None:
             mark = {True: "credit ok", False: "**credit mismatch**", None: "credit unchecked"}[s.attribution.agrees]
             out.append(f"- {mark}: {_md(s.attribution.note)}")
@@ -104,7 +127,7 @@ def render_markdown(report: Report) -> str:
         for src in report.sources:
             first = ", earliest" if src.earliest else ""
             sents = ", ".join(str(i) for i in src.sentences)
-            out.append(f"- {_md(src.outlet)} ({src.lang}, {_md(src.published or 'undated')}{first}): <{src.url}> "
+            out.append(f"- {_md(src.outlet)} ({src.lang}, {_md(src.published or 'date unknown')}{first}): <{src.url}> "
                        f"— sentences {sents}")  # fmt: skip
     else:
         out.append("No source found for any sentence.")
@@ -150,7 +173,9 @@ h1 { font-size: 1.25rem; margin: 0 0 4px; }
 .src a { overflow-wrap: break-word; }
 .score { font-variant-numeric: tabular-nums; text-align: right; }
 .verdict { font-size: .75rem; font-weight: 600; text-transform: uppercase; }
-.traced .verdict { color: var(--ok); } .no_source .verdict { color: var(--no); }
+.traced .verdict { color: var(--ok); } .no_source .verdict { color: var(--no); } .possible .verdict { color: var(--warn); }
+.row.possible { border-left-color: var(--warn); border-left-style: dashed; }
+.near { margin: 4px 0 0; padding-left: 1.1rem; color: var(--no); font-size: .9rem; }
 .notes { grid-column: 2 / -1; margin: 0; padding-left: 1.2rem; font-size: .9rem; }
 .notes .flag { color: var(--warn); } .notes .mismatch { color: var(--bad); } .notes .ok { color: var(--ok); }
 mark { background: #fde68a; }
@@ -175,25 +200,29 @@ def _row(s: SentenceResult) -> str:
     if s.attribution is not None and s.attribution.agrees is False:
         classes.append("mismatch")
     sentence = _marked(s.text, [f.article for f in s.flags])
-    if best and traced:
-        original = _marked(best.text, [f.source for f in s.flags])
+    if best and s.status in ("traced", "possible"):
+        label = "" if traced else '<div class="verdict">possible source, to check</div>'
+        original = label + _marked(best.text, [f.source for f in s.flags])
         where = (f'{html.escape(best.outlet)} · {best.lang}<br><a href="{html.escape(best.url)}">'
-                 f'{html.escape(best.title or best.url)}</a><br>{html.escape(best.published or "undated")}')  # fmt: skip
-    elif best:
-        original = f'<span class="nearest">nearest: {html.escape(best.text)}</span>'
-        where = f'<span class="nearest">{html.escape(best.outlet)}</span>'
+                 f'{html.escape(best.title or best.url)}</a><br>{html.escape(best.published or "date unknown")}')  # fmt: skip
     else:
-        original, where = '<span class="nearest">no candidates</span>', ""
+        original, where = ('<span class="nearest">nearest candidates below</span>' if best
+                           else '<span class="nearest">no candidates</span>'), ""  # fmt: skip
+    if not traced and _near_misses(s):
+        original += '<ol class="near">' + "".join(
+            f'<li lang="{m.lang}">{html.escape(m.text)} <span class="nearest">— {html.escape(m.outlet)}, '
+            f'{m.score:.2f}, <a href="{html.escape(m.url)}">link</a></span></li>' for m in _near_misses(s)
+        ) + "</ol>"
     score = f"{best.score:.2f}" if best else "–"
     notes = []
     for c in s.also_in if traced else []:
-        notes.append(f'<li>also in {html.escape(c.outlet)} ({html.escape(c.published or "undated")}) '
+        notes.append(f'<li>also in {html.escape(c.outlet)} ({html.escape(c.published or "date unknown")}) '
                      f'<a href="{html.escape(c.url)}">{html.escape(c.url)}</a></li>')  # fmt: skip
     if s.attribution is not None:
         cls = {True: "ok", False: "mismatch", None: ""}[s.attribution.agrees]
         notes.append(f'<li class="{cls}">credit: {html.escape(s.attribution.note)}</li>')
     notes.extend(f'<li class="flag"><b>{html.escape(f.kind)}</b>: {html.escape(f.note)}</li>' for f in s.flags)
-    verdict = "traced" if traced else "no source"
+    verdict = {"traced": "traced", "possible": "possible source", "no_source": "no source"}[s.status]
     return (
         f'<div class="{" ".join(classes)}" id="s{s.index}"><div class="idx">{s.index}</div>'
         f'<div class="sent"><div class="verdict">{verdict}</div>{sentence}</div>'
@@ -208,7 +237,7 @@ def render_html(report: Report) -> str:
     rows = "\n".join(_row(s) for s in report.sentences)
     sources = (
         "".join(
-            f"<li>{html.escape(src.outlet)} ({src.lang}, {html.escape(src.published or 'undated')}"
+            f"<li>{html.escape(src.outlet)} ({src.lang}, {html.escape(src.published or 'date unknown')}"
             f'{", earliest" if src.earliest else ""}) <a href="{html.escape(src.url)}">{html.escape(src.url)}</a>'
             f" — sentences {', '.join(str(i) for i in src.sentences)}</li>"
             for src in report.sources

@@ -1,0 +1,106 @@
+"""The decision on real compiled articles, honestly: each real case is scored by a rule fitted
+without it (leave one case out: NTREX calibration half in both layouts plus the other cases and
+their ablated variants), beside the NTREX test half per layout. Also prints the figures of the
+rule fitted on everything (what `trace calibrate ... --cases` ships), in-sample for the cases.
+
+    python benchmarks/real_cases.py [--ntrex PATH] [--cases DIR] [--runs 3] [--ablate 1,2,3]
+
+Real cases are indexed as `trace index add` does (int8 passages), NTREX as `trace calibrate` does
+(torch float32 passages), and every article is traced through the same path as `trace`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from tracer import DEFAULT_MODEL, ConfigError, load_embedder
+from tracer._cases import ablated, find_cases, read_case, run_case
+from tracer._evaluate import Protocol, calibrate, read_parallel_tsv, run_protocols, score
+from tracer._judge import rule_for
+from tracer._onnx import int8_embedder
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def row(label: str, figures: dict[str, float]) -> str:
+    return (f"{label:<34} {figures['n_sourced']:>5} {figures['top1']:>6.3f} {figures['top1_any']:>6.3f} "
+            f"{figures['n_unsourced']:>5} {figures['wrong_source']:>7.3f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
+    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ablate", default="1,2,3")
+    args = parser.parse_args()
+    embedder = load_embedder(DEFAULT_MODEL)
+    passages = int8_embedder(embedder, lambda message: None)
+    seeds = [int(s) for s in args.ablate.split(",") if s]
+    k = Protocol().margin_k
+    with tempfile.TemporaryDirectory() as tmp:
+        protocol = Protocol(layouts=("runs", "mixed"))
+        ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "ntrex", protocol, args.runs)
+        real = []
+        variants = [v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in seeds))]
+        for n, case in enumerate(variants):
+            real += run_case(case, embedder, passages, Path(tmp) / f"case-{n}", margin_k=k, number=n)
+    calib = [o for o in ntrex if o.query.split == "calib"]
+    test = [o for o in ntrex if o.query.split == "test"]
+    names = sorted({o.query.split for o in real})
+    header = f"{'':<34} {'lines':>5} {'top1':>6} {'best':>6} {'unsrc':>5} {'wrong':>7}"
+
+    def report(rule, held: list[str]) -> None:
+        for name in held:
+            full = [o for o in real if o.query.doc_id == name]
+            abl = [o for o in real if o.query.split == name and o.query.doc_id != name]
+            print(row(f"  {name}", score(full, rule)))
+            if abl:
+                print(row(f"  {name} ablated ({len(seeds)} seeds)", score(abl, rule)))
+        for layout in protocol.layouts:
+            print(row(f"  NTREX test, {layout}", score([o for o in test if o.query.layout == layout], rule)))
+
+    print(f"model {embedder.info.name}; 'top1' = traced to an accepted original, 'best' = best candidate right")
+    print("\nshipped rule (tracer/calibration.json)")
+    try:
+        shipped = rule_for(embedder.info.name)
+        print(header)
+        report(shipped, names)
+    except ConfigError as exc:
+        print(f"  not comparable: {exc}")
+    print("\nleave one case out (fitted on the NTREX calibration half and the other cases)")
+    print(header)
+    pooled = {"full": [], "ablated": []}
+    for held in names:
+        train = calib + [o for o in real if o.query.split != held]
+        rule, _ = calibrate(train, model=embedder.info.name, margin_k=k)
+        print(f" held out: {held} (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f})")
+        report(rule, [held])
+        decided = [o for o in real if o.query.split == held]
+        pooled["full"] += [(o, rule) for o in decided if o.query.doc_id == held]
+        pooled["ablated"] += [(o, rule) for o in decided if o.query.doc_id != held]
+    print(" pooled over the held-out cases:")
+    for part, pairs in pooled.items():
+        by_rule: dict[int, tuple] = {}
+        for o, rule in pairs:
+            by_rule.setdefault(id(rule), (rule, []))[1].append(o)
+        sourced = right = best = unsourced = wrong = 0
+        for rule, group in by_rule.values():
+            f = score(group, rule)
+            sourced += f["n_sourced"]
+            unsourced += f["n_unsourced"]
+            right += round(f["top1"] * f["n_sourced"])
+            best += round(f["top1_any"] * f["n_sourced"])
+            wrong += round(f["wrong_source"] * f["n_unsourced"])
+        print(f"{'  real cases, ' + part:<34} {sourced:>5} {right / max(1, sourced):>6.3f} "
+              f"{best / max(1, sourced):>6.3f} {unsourced:>5} {wrong / max(1, unsourced):>7.3f}")  # fmt: skip
+    rule, _ = calibrate(calib + real, model=embedder.info.name, margin_k=k)
+    print(f"\nfitted on everything (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f}; cases in-sample)")
+    print(header)
+    report(rule, names)
+
+
+if __name__ == "__main__":
+    main()
