@@ -357,9 +357,9 @@ def article_command(
     .txt files give one report per article: JSON Lines on stdout, or files in -o DIR.
 
     Each sentence is reported 'traced' with its original (outlet, URL, date, original
-    sentence, confidence) or 'no_source' with the nearest candidates for the editor; credits
-    are checked and changes in translation (numbers, names, negation, hedges, quotes, dates)
-    flagged.
+    sentence, confidence), 'possible' with a candidate an editor should check, or 'no_source'
+    with the nearest candidates; credits are checked and changes in translation (numbers,
+    names, negation, hedges, quotes, dates) flagged, for traced and possible sources.
     """
     _setup_logging(verbose, quiet)
     from tqdm import tqdm

@@ -48,7 +48,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))
         ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
-        variants = [v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in (1, 2, 3)))]
+        variants = [
+            v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in (1, 2, 3)))
+        ]
         real = [o for n, case in enumerate(variants)
                 for o in run_case(case, embedder, passages, Path(tmp) / f"c{n}", margin_k=4, number=n)]  # fmt: skip
     calib = [o for o in ntrex if o.query.split == "calib"]

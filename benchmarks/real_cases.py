@@ -97,7 +97,9 @@ def main() -> None:
         print(f"{'  real cases, ' + part:<34} {sourced:>5} {right / max(1, sourced):>6.3f} "
               f"{best / max(1, sourced):>6.3f} {unsourced:>5} {wrong / max(1, unsourced):>7.3f}")  # fmt: skip
     rule, _ = calibrate(calib + real, model=embedder.info.name, margin_k=k)
-    print(f"\nfitted on everything (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f}; cases in-sample)")
+    print(
+        f"\nfitted on everything (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f}; cases in-sample)"
+    )
     print(header)
     report(rule, names)
 

@@ -347,9 +347,15 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
     assert set(entry["sentence"]["weights"]) <= {"cosine", "margin", "carriers", "names"}
     assert "evidence" in entry["article"]["weights"]
     assert set(entry["article"]["weights"]) <= {"evidence", "support", "sequence", "sides"}
-    assert all(entry["article"]["weights"][f] >= 0 for f in ("support", "sequence", "sides") if f in entry["article"]["weights"])
+    assert all(
+        entry["article"]["weights"][f] >= 0
+        for f in ("support", "sequence", "sides")
+        if f in entry["article"]["weights"]
+    )
     one, two = (
-        json.loads(runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n), "--layout", "runs"]).stdout)
+        json.loads(
+            runner.invoke(main, ["eval", str(data), "--split", "all", "--runs", str(n), "--layout", "runs"]).stdout
+        )
         for n in (1, 2)
     )
     assert two["overall"]["n"] == 2 * one["overall"]["n"] == 72
@@ -376,8 +382,10 @@ def test_calibrate_and_eval_take_real_case_folders(runner: CliRunner, tmp_path: 
     assert set(report["curve"]) == {"real cases", "real ablated"}
     bad = runner.invoke(main, ["eval", str(tmp_path)])
     assert bad.exit_code == 2
-    assert bad.stderr == (f"Error: {tmp_path}: neither a real case folder (gold.json, sources.jsonl), a folder of "
-                          "them, nor a folder of LASER Tatoeba files\n")
+    assert bad.stderr == (
+        f"Error: {tmp_path}: neither a real case folder (gold.json, sources.jsonl), a folder of "
+        "them, nor a folder of LASER Tatoeba files\n"
+    )
 
 
 def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(

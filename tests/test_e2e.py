@@ -42,6 +42,12 @@ SOURCED = {
     12: ({"Daily Express"}, [0]),  # credited to The Guardian, carried only by the rewrite
 }
 UNSOURCED = {0, 13, 14, 15}  # the headline, a Telegram post, two Indonesian background sentences
+KNOWN_MISS = 13
+"""The Telegram post: Zelensky says the world must react before North Korean troops reach the
+front; Strana.ua has Zelensky saying North Korea's part in the war is a first step to a world
+war. Same speaker, same story, another claim, and as close by cosine and margin (0.752 / 0.104)
+as the reworded RIA quote of sentence 1 (0.764 / 0.107): the rule fitted on real articles,
+where right matches sit at cosine 0.69-0.86 without in-order neighbours, traces it."""
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -117,8 +123,9 @@ def test_the_example_story_slips_are_each_reported_and_nothing_else(first_run) -
     )
     assert (credits[9]["stated_outlet"], credits[9]["agrees"]) == ("The Guardian", True)
     assert (credits[3]["stated"], credits[3]["stated_outlet"], credits[3]["agrees"]) == ("Peskov", None, None)
-    # The Kremlin line is carried by RIA and, 35 minutes later, TASS: RIA is the earliest.
-    assert [(c["outlet"], c["published"]) for c in sentences[3]["also_in"]] == [("TASS", "2024-10-24T13:40:00+03:00")]
+    # The Kremlin line is carried by RIA and, 35 minutes later, TASS: the other one is also_in, RIA is the earliest.
+    best, also = sentences[3]["matches"][0]["outlet"], sentences[3]["also_in"]
+    assert {best, *(c["outlet"] for c in also)} == {"RIA Novosti", "TASS"} and len(also) == 1
     sources = {s["outlet"]: s["earliest"] for s in json.loads(first_run.stdout)["sources"]}
     assert sources["RIA Novosti"] is True
 
@@ -132,7 +139,8 @@ def test_later_runs_embed_through_the_onnx_export_with_the_same_verdicts(first_r
     first, second = (json.loads(r.stdout)["sentences"] for r in (first_run, again))
     assert [s["status"] for s in second] == [s["status"] for s in first]
     for a, b in zip(first, second, strict=True):
-        assert [m["url"] for m in b["matches"]] == [m["url"] for m in a["matches"]]
+        # near-copies at other outlets score alike, so only their set is stable across numerics
+        assert {m["url"] for m in b["matches"]} == {m["url"] for m in a["matches"]}
         assert [m["score"] for m in b["matches"]] == pytest.approx([m["score"] for m in a["matches"]], abs=2e-3)
 
 
@@ -147,26 +155,30 @@ def test_before_ignores_sources_published_later(env) -> None:
 
 def test_unsourced_sentences_are_not_traced(first_run) -> None:
     sentences = json.loads(first_run.stdout)["sentences"]
-    assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)
+    # the headline's best candidate (Kremlin: fake news) is offered as a possible source to check
+    assert [sentences[i]["status"] for i in sorted(UNSOURCED - {KNOWN_MISS})] == ["possible", "no_source", "no_source"]
+
+
+@pytest.mark.xfail(strict=True, reason="same speaker, another claim: see KNOWN_MISS")
+def test_the_telegram_post_is_not_traced(first_run) -> None:
+    assert json.loads(first_run.stdout)["sentences"][KNOWN_MISS]["status"] != "traced"
 
 
 def test_sources_summary(first_run) -> None:
-    sources = json.loads(first_run.stdout)["sources"]
-    assert [(s["outlet"], s["sentences"]) for s in sources] == [
-        ("RIA Novosti", [1, 2, 3]),
-        ("Yonhap", [4, 5, 6]),
-        ("The Guardian", [9, 10, 11]),
-        ("Strana.ua", [7, 8]),
-        ("Daily Express", [12]),
-    ]
+    sources = {s["outlet"]: s["sentences"] for s in json.loads(first_run.stdout)["sources"]}
+    # sentences 1 and 3 are carried word for word by RIA and TASS: either may be the original
+    assert sorted(sources.get("RIA Novosti", []) + sources.get("TASS", [])) == [1, 2, 3]
+    assert (sources["Yonhap"], sources["The Guardian"], sources["Daily Express"]) == ([4, 5, 6], [9, 10, 11], [12])
+    assert [i for i in sources["Strana.ua"] if i != KNOWN_MISS] == [7, 8]
 
 
 def test_text_view_and_stats_reuse_the_index(first_run, env) -> None:
     text = run("tracer/example/artikel.txt", "--format", "text", env=env)
     assert text.returncode == 0
     assert "building the example index" not in text.stderr
-    assert text.stdout.startswith("tracer/example/artikel.txt: 12 of 16 sentences traced (model multilingual-e5-small")
+    assert text.stdout.startswith("tracer/example/artikel.txt: 13 of 16 sentences traced, 1 possible (model ")
     assert "[6] TRACED" in text.stdout and "[14] NO SOURCE" in text.stdout
+    assert "[0] POSSIBLE SOURCE" in text.stdout and "nearest (" in text.stdout
     stats = run("index", "stats", env=env)
     assert "RIA Novosti          ru          2         8" in stats.stdout
 
@@ -214,31 +226,31 @@ def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> No
 
 @pytest.mark.skipif(not NTREX.exists(), reason=f"parallel evaluation data not found at {NTREX}")
 def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) -> None:
-    """Test half of NTREX dev (documents the decision rule was not fitted on): README figures."""
-    from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
+    """Test half of NTREX dev (documents the decision rule was not fitted on), both layouts: README figures."""
+    from tracer._evaluate import Protocol, pr_curve, read_parallel_tsv, run_protocols, score_by_lang
     from tracer._judge import rule_for
 
-    outcomes = run_protocols(read_parallel_tsv(NTREX), real_embedder, tmp_path, runs=3)  # as `trace eval`
-    test = [o for o in outcomes if o.query.split == "test"]
-    result = score_by_lang(test, rule_for(real_embedder.info.name))
-    overall, per_lang = result["overall"], result["per_lang"]
-    # Measured: top1 0.964, top1_any 0.981, wrong_source 0.017, wrong_pick 0.008; per language
-    # top1 .992/.955/.959, top1_any .994/.972/.979 (README); small margins for CPU numerics.
-    assert overall["top1_any"] >= 0.97
-    assert overall["top1"] >= 0.955
-    assert overall["wrong_source"] <= 0.025
-    assert overall["wrong_pick"] <= 0.012
-    assert min(per_lang[lang]["top1"] for lang in ("en", "ru", "uk")) >= 0.94
-    assert min(per_lang[lang]["top1_any"] for lang in ("en", "ru", "uk")) >= 0.96
-    # The precision/recall curve agrees with the scores at the operating threshold and moves one way.
-    from tracer._evaluate import pr_curve
-
+    protocol = Protocol(layouts=("runs", "mixed"))
+    outcomes = run_protocols(read_parallel_tsv(NTREX), real_embedder, tmp_path, protocol, runs=3)  # as `trace eval`
     rule = rule_for(real_embedder.info.name)
-    (at,) = pr_curve(test, rule, [rule.threshold])
-    assert (at["recall"], at["wrong_source"]) == (overall["top1"], overall["wrong_source"])
-    curve = pr_curve(test, rule)
-    assert [p["recall"] for p in curve] == sorted((p["recall"] for p in curve), reverse=True)
-    assert [p["wrong_source"] for p in curve] == sorted((p["wrong_source"] for p in curve), reverse=True)
+    # Measured (README): runs 0.950 traced right, best candidate 0.977, wrong-source 0.067;
+    # mixed 0.927 / 0.970 / 0.069; per language top1 .979/.931/.945 and .966/.907/.917.
+    # Small margins for CPU numerics.
+    for layout, top1, any_, low in (("runs", 0.94, 0.97, 0.92), ("mixed", 0.915, 0.96, 0.89)):
+        test = [o for o in outcomes if o.query.split == "test" and o.query.layout == layout]
+        result = score_by_lang(test, rule)
+        overall, per_lang = result["overall"], result["per_lang"]
+        assert overall["top1"] >= top1, layout
+        assert overall["top1_any"] >= any_, layout
+        assert overall["wrong_source"] <= 0.08, layout
+        assert overall["wrong_pick"] <= 0.015, layout
+        assert min(per_lang[lang]["top1"] for lang in ("en", "ru", "uk")) >= low, layout
+        # The precision/recall curve agrees with the scores at the operating threshold and moves one way.
+        (at,) = pr_curve(test, rule, [rule.threshold])
+        assert (at["recall"], at["wrong_source"]) == (overall["top1"], overall["wrong_source"])
+        curve = pr_curve(test, rule)
+        assert [p["recall"] for p in curve] == sorted((p["recall"] for p in curve), reverse=True)
+        assert [p["wrong_source"] for p in curve] == sorted((p["wrong_source"] for p in curve), reverse=True)
 
 
 def test_an_index_built_with_int8_passages_still_finds_every_original(env, tmp_path: Path) -> None:
@@ -249,7 +261,7 @@ def test_an_index_built_with_int8_passages_still_finds_every_original(env, tmp_p
     sentences = report["sentences"]
     for i, (outlets, _) in SOURCED.items():
         assert sentences[i]["matches"][0]["outlet"] in outlets, i
-    assert [sentences[i]["status"] for i in sorted(UNSOURCED)] == ["no_source"] * len(UNSOURCED)
+    assert [sentences[i]["status"] for i in sorted(UNSOURCED - {0, KNOWN_MISS})] == ["no_source"] * 2
     stats = json.loads(run("index", "stats", "--index", str(index), "--format", "json", env=env).stdout)
     assert stats["passage_backend"] == "onnx-int8"
 
@@ -290,7 +302,7 @@ def test_real_cases_traced_as_a_newsroom_would_meet_measured_figures(env, tmp_pa
                                 capture_output=True, text=True, check=True)  # fmt: skip
         p1, n = re.search(r"P@1=([\d.]+) .* n=(\d+)", scored.stdout).groups()  # type: ignore[union-attr]
         hits, lines = hits + round(float(p1) * int(n)), lines + int(n)
-    # Measured: 31 of 39 (README, "Quality on real compiled articles"); was 4 of 39 before.
+    # Measured: 31 of 39 (README, "Quality"); 4 of 39 with the rule before real cases were measured.
     assert lines == 39
     assert hits >= 29
 
@@ -303,7 +315,7 @@ def test_eval_reports_real_cases_and_their_ablated_variants(env) -> None:
     assert len(cases) == 3 + 9 + 2
     full, ablated = cases["all cases"], cases["all ablated variants"]
     assert (full["n_sourced"], ablated["n_sourced"], ablated["n_unsourced"]) == (39, 75, 42)
-    # Measured with the shipped rule (README): 0.795 / 0.667 traced right, 0.238 of ablated lines traced.
-    assert full["top1"] >= 0.75
+    # Measured with the shipped rule (README): 0.795 / 0.653 traced right, 0.190 of ablated lines traced.
+    assert full["top1"] >= 0.76
     assert ablated["top1"] >= 0.62
-    assert ablated["wrong_source"] <= 0.3
+    assert ablated["wrong_source"] <= 0.25

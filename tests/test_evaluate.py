@@ -155,5 +155,7 @@ def test_ablation_removes_the_same_pages_as_the_shared_tool(tmp_path: Path) -> N
             out = tmp_path / f"{path.name}-{seed}"
             subprocess.run([sys.executable, str(TOOLS / "ablate_case.py"), str(path), str(out), "--seed", str(seed)],
                            check=True, capture_output=True)  # fmt: skip
-            kept = {json.loads(line)["url"] for line in (out / "sources.jsonl").read_text(encoding="utf-8").splitlines()}
+            kept = {
+                json.loads(line)["url"] for line in (out / "sources.jsonl").read_text(encoding="utf-8").splitlines()
+            }
             assert set(case.urls()) - ablated(case, seed).removed == kept

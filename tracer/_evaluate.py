@@ -33,7 +33,7 @@ from ._judge import (
 )
 from ._match import Candidate, ReferenceIndex, find_candidates
 from ._segment import segment
-from ._trace import SEARCH_K, query_texts
+from ._trace import SEARCH_K, earliest_first, query_texts
 from ._types import SourceDoc, SourceUnit
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
@@ -315,7 +315,8 @@ def decide(outcomes: Sequence[Outcome], rule: DecisionRule) -> list[tuple[Outcom
     """Each outcome with its candidates scored by ``rule`` in article context, as ``trace`` does."""
     out = []
     for group in _by_article(outcomes):
-        out += list(zip(group, rule.score_article([o.candidates for o in group]), strict=True))
+        scored = rule.score_article([o.candidates for o in group])
+        out += [(o, earliest_first(s)) for o, s in zip(group, scored, strict=True)]
     return out
 
 
@@ -390,7 +391,9 @@ def _logistic(x: list[list[float]], y: list[bool], names: Sequence[str], weights
         if not negative:
             break
         kept = [n for n in kept if n not in negative]
-    return Logistic(bias=round(float(w[0]), 4), weights={n: round(float(v), 4) for n, v in zip(kept, w[1:], strict=True)})
+    return Logistic(
+        bias=round(float(w[0]), 4), weights={n: round(float(v), 4) for n, v in zip(kept, w[1:], strict=True)}
+    )
 
 
 def _unsourced_confidences(outcomes: Sequence[Outcome], rule: DecisionRule) -> np.ndarray:

@@ -82,9 +82,9 @@ def distinct(hits: Sequence[tuple[SourceUnit, float]]) -> list[tuple[SourceUnit,
 
 
 CARRIER_SIMILARITY = 0.85
-"""Cosine between two candidates' own vectors from which one is a near-copy of the other. On the
-real cases, 30% of the runners-up that carry the best candidate's claim reach it, 1% of those
-that do not (README, "Quality")."""
+"""Cosine between two candidates' own vectors from which one is a near-copy of the other (set
+by reading the real cases' runners-up: those carrying the best candidate's claim often reach
+it, the others seldom)."""
 
 
 def with_margins(

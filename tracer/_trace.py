@@ -57,6 +57,22 @@ def to_match(scored: Scored) -> Match:
     )
 
 
+TIE = 0.01
+"""Confidence within which the same sentence at two outlets counts as a tie."""
+
+
+def earliest_first(scored: list[Scored]) -> list[Scored]:
+    """Among the best candidate and copies of its very text scoring as well (a wire sentence
+    carried word for word), the earliest published comes first: it is where the claim came from."""
+    if len(scored) < 2:
+        return scored
+    text = " ".join(scored[0].candidate.unit.text.split())
+    tied = [s for s in scored if scored[0].confidence - s.confidence <= TIE
+            and " ".join(s.candidate.unit.text.split()) == text]  # fmt: skip
+    first = min(tied, key=lambda s: published_instant(s.candidate.unit.doc.published))
+    return [first, *(s for s in scored if s is not first)]
+
+
 def verdict(scored: list[Scored], rule: DecisionRule, top_k: int) -> tuple[str, list[Match]]:
     return rule.status(scored), [to_match(s) for s in scored[:top_k]]
 
@@ -137,10 +153,11 @@ def trace_text(
     per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep, texts=texts)
     table = options.outlets or OutletTable.load()
     results = []
-    for i, (sentence, scored) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
+    for i, (sentence, ranked) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
+        scored = earliest_first(ranked)
         status, matches = verdict(scored, rule, options.top_k)
         found = status in ("traced", "possible")  # a possible source is checked as a traced one, and labelled
-        also_in = carriers(scored, rule) if found else []
+        also_in = carriers(scored, rule) if status == "traced" else []
         flags = compare(sentence.text, covered(sentence.text, matches[0]), matches[0].lang) if found else []
         attribution = check_attribution(sentence.text, found, scored, also_in, table, options.known_outlets)
         if attribution is not None and status == "possible":

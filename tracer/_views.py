@@ -61,7 +61,9 @@ def render_text(report: Report, width: int | None = None) -> str:
             where = " · ".join(x for x in (best.lang, best.outlet, best.published or "date unknown") if x)
             arrow = "<-" if s.status == "traced" else "<? check:"
             out.extend(
-                textwrap.wrap(f"{arrow} {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       ")
+                textwrap.wrap(
+                    f"{arrow} {where}: {best.text}", width, initial_indent="    ", subsequent_indent="       "
+                )
             )
             out.append(f"       {best.url}")
             for c in s.also_in:
@@ -86,7 +88,9 @@ def render_text(report: Report, width: int | None = None) -> str:
         for src in report.sources:
             sents = ", ".join(str(i) for i in src.sentences)
             first = ", earliest" if src.earliest else ""
-            out.append(f"  {src.outlet} ({src.lang}, {src.published or 'date unknown'}{first}) {src.url}  sentences {sents}")
+            out.append(
+                f"  {src.outlet} ({src.lang}, {src.published or 'date unknown'}{first}) {src.url}  sentences {sents}"
+            )
     else:
         out.append("No source found for any sentence.")
     return "\n".join(out) + "\n"
@@ -112,7 +116,9 @@ def render_markdown(report: Report) -> str:
                 out.append("> *possible source, to check:*  ")
             out.append(f"> {_md(best.text)}  ")
             out.append(f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'date unknown')}: <{best.url}>")
-            out.extend(f"- also in {_md(c.outlet)} ({_md(c.published or 'date unknown')}): <{c.url}>" for c in s.also_in)
+            out.extend(
+                f"- also in {_md(c.outlet)} ({_md(c.published or 'date unknown')}): <{c.url}>" for c in s.also_in
+            )
         if s.status != "traced":
             out.extend(f"- nearest ({_md(m.outlet)}, {m.lang}, {m.score:.2f}): {_md(m.text)} <{m.url}>"
                        for m in _near_misses(s))  # fmt: skip
@@ -209,10 +215,15 @@ def _row(s: SentenceResult) -> str:
         original, where = ('<span class="nearest">nearest candidates below</span>' if best
                            else '<span class="nearest">no candidates</span>'), ""  # fmt: skip
     if not traced and _near_misses(s):
-        original += '<ol class="near">' + "".join(
-            f'<li lang="{m.lang}">{html.escape(m.text)} <span class="nearest">— {html.escape(m.outlet)}, '
-            f'{m.score:.2f}, <a href="{html.escape(m.url)}">link</a></span></li>' for m in _near_misses(s)
-        ) + "</ol>"
+        original += (
+            '<ol class="near">'
+            + "".join(
+                f'<li lang="{m.lang}">{html.escape(m.text)} <span class="nearest">— {html.escape(m.outlet)}, '
+                f'{m.score:.2f}, <a href="{html.escape(m.url)}">link</a></span></li>'
+                for m in _near_misses(s)
+            )
+            + "</ol>"
+        )
     score = f"{best.score:.2f}" if best else "–"
     notes = []
     for c in s.also_in if traced else []:
