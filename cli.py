@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -139,11 +140,34 @@ def _say(message: str) -> None:
 
 
 def _write_output(text: str, output: Path | None) -> None:
-    """stdout, or a file replaced atomically so a crash never leaves half a report."""
+    """stdout, or a file replaced atomically so a crash never leaves half a report. A device,
+    FIFO or other non-regular file (``/dev/null``, ``/dev/stdout``) is written through, never
+    replaced; a symlink keeps pointing where it did and its target is replaced."""
     if output is None:
-        click.echo(text, nl=False)
+        try:
+            click.echo(text, nl=False)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise TracerError(f"cannot write the report to stdout: {exc.strerror or exc}") from exc
         return
     output = output.expanduser()
+    try:
+        mode = output.stat().st_mode  # follows symlinks
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise TracerError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            raise TracerError(f"cannot write {output}: it is a directory; name a file")
+        try:
+            with output.open("w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise TracerError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        return
+    if output.is_symlink():
+        output = output.resolve()
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent or Path("."))

@@ -44,3 +44,19 @@ def test_bom_and_crlf_are_normalized(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_bytes("\ufeffSatu.\r\nDua.\r".encode())
     assert read_article(str(path)).text == "Satu.\nDua.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_with_a_bom_is_read_not_called_binary(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "a.txt"
+    text = "Kremlin menyebut laporan itu berita palsu.\r\nРИА Новости.\r\n"
+    raw = text.encode(encoding)
+    path.write_bytes(raw if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else b"\xfe\xff" + raw)
+    assert read_article(str(path)).text == text.replace("\r\n", "\n")
+
+
+def test_a_broken_utf16_file_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"\xff\xfeS\x00a\x00\x00\xd8")  # a lone surrogate at the end
+    with pytest.raises(InputError, match="starts like UTF-16 text but is not"):
+        read_article(str(path))

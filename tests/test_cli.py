@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -288,6 +289,52 @@ def test_config_given_with_equals_sign(runner: CliRunner, built: Path, article: 
     result = runner.invoke(main, [f"--config={config}", str(article)])
     assert result.exit_code == 0, result.stderr
     assert all(len(s["matches"]) == 1 for s in json.loads(result.stdout)["sentences"])
+
+
+def test_output_through_a_symlink_keeps_the_link(runner: CliRunner, built: Path, article: Path, tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "latest.json"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    assert runner.invoke(main, ["--index", str(built), str(article), "-o", str(link)]).exit_code == 0
+    assert link.is_symlink() and link.resolve() == target
+    assert json.loads(target.read_text(encoding="utf-8"))["schema_version"] == "1"
+
+
+def test_output_to_a_fifo_is_written_through_not_replaced(
+    runner: CliRunner, built: Path, article: Path, tmp_path: Path
+) -> None:
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    result = runner.invoke(main, ["--index", str(built), str(article), "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a FIFO, not a regular file put in its place
+    assert json.loads(received[0])["schema_version"] == "1"
+
+
+def test_a_failing_stdout_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import cli
+
+    class Full:
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli.sys, "stdout", Full())
+    with pytest.raises(cli.TracerError, match=r"^cannot write the report to stdout: No space left on device$"):
+        cli._write_output("{}", None)
 
 
 def test_unwritable_output_is_one_error_line(runner: CliRunner, built: Path, article: Path, tmp_path: Path) -> None:

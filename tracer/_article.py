@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +28,20 @@ def _looks_binary(raw: bytes) -> bool:
     return bool(sample) and controls / len(sample) > 0.05
 
 
+_UTF16 = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
+
+
 def decode(raw: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     if len(raw) > max_bytes:
         raise InputError(
             f"{name}: larger than the {max_bytes:,}-byte limit for one article; pass --max-bytes N to raise it"
         )
+    encoding = _UTF16.get(raw[:2])
+    if encoding is not None:  # Windows editors save "Unicode" text so: decode it, NULs and all
+        try:
+            raw = raw[2:].decode(encoding).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: starts like UTF-16 text but is not ({exc.reason}); give a UTF-8 file") from None
     if _looks_binary(raw):
         raise InputError(f"{name}: looks like a binary file, not text; give a UTF-8 text file")
     try:
