@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import sqlite3
 import stat
 import sys
 import tempfile
@@ -46,6 +47,11 @@ def errors_to_exit(func: F) -> F:
             return func(*args, **kwargs)
         except TracerError as exc:
             raise CliError(exc) from exc
+        except sqlite3.DatabaseError as exc:  # a damaged file met mid-query, past the store's own checks
+            damaged = tracer.ReferenceIndexError(
+                f"the index database is damaged ({exc}); rebuild the index (trace index add / build) into a new --index"
+            )
+            raise CliError(damaged) from exc
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -469,3 +469,19 @@ def test_eval_says_which_backend_embedded_the_sources(runner: CliRunner, tmp_pat
 )
 def test_non_indonesian_warning_names_the_language_only_when_sure(guess: Guess, warning: str) -> None:
     assert not_indonesian_warning(guess) == warning
+
+
+def test_a_database_damaged_in_the_middle_is_an_index_error(runner: CliRunner, built: Path) -> None:
+    import sqlite3
+
+    db = built / "index.sqlite"
+    with sqlite3.connect(db) as conn:  # fold the WAL in first, so the damage lands in the file that is read
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(db.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 4096] = b"\xff" * 4096  # 4 KB of garbage mid-file, the size unchanged
+    db.write_bytes(bytes(raw))
+    result = runner.invoke(main, ["index", "stats", "--index", str(built)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "damaged" in result.stderr and "rebuild" in result.stderr
