@@ -98,7 +98,7 @@ def check_jsonl(path: Path) -> int:
     or an :class:`InputError` naming every bad line (up to five)."""
     errors: list[str] = []
     seen: dict[str, int] = {}
-    count = 0
+    count = prose = 0
     for number, line in _lines(path):
         if not line.strip():
             continue
@@ -106,6 +106,7 @@ def check_jsonl(path: Path) -> int:
             doc = document_from_record(json.loads(line))
         except json.JSONDecodeError as exc:
             errors.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            prose += not line.lstrip().startswith(("{", "["))
             continue
         except ValueError as exc:
             errors.append(f"line {number}: {exc}")
@@ -115,6 +116,11 @@ def check_jsonl(path: Path) -> int:
             continue
         seen[doc.meta.url] = number
         count += 1
+    if errors and not count and prose == len(errors):
+        raise InputError(
+            f"{path}: plain text, not JSON Lines: it looks like an article; `trace {path}` traces it, "
+            "and `trace index add` takes one JSON document per line (url, outlet, lang, title, published, text)"
+        )
     if errors:
         more = f"; and {len(errors) - _MAX_REPORTED} more" if len(errors) > _MAX_REPORTED else ""
         raise InputError(

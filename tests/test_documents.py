@@ -91,3 +91,13 @@ def test_missing_file(tmp_path: Path) -> None:
 )
 def test_published_is_normalized(value: str | None, expected: str | None) -> None:
     assert parse_published(value) == expected
+
+
+def test_an_article_given_to_index_add_is_recognised(tmp_path: Path) -> None:
+    path = write(tmp_path / "artikel.txt", "Kremlin menyebut laporan itu berita palsu.", "", "Peskov berbicara.")
+    with pytest.raises(InputError) as err:
+        read_jsonl(path)
+    assert str(err.value) == (
+        f"{path}: plain text, not JSON Lines: it looks like an article; `trace {path}` traces it, and "
+        "`trace index add` takes one JSON document per line (url, outlet, lang, title, published, text)"
+    )

@@ -62,6 +62,7 @@ def test_html_view_is_self_contained_and_escaped(runner: CliRunner, index: Path,
     assert result.exit_code == 0, result.stderr
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<title>tracer: artikel.txt</title>" in page  # the file's name, not its path
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "Troops &lt;b&gt;arrive&lt;/b&gt;" in page  # source titles are escaped too
     assert "src=" not in page and "<link" not in page and "@import" not in page  # nothing loaded from outside

@@ -244,7 +244,9 @@ def _row(s: SentenceResult) -> str:
 
 def render_html(report: Report) -> str:
     """One self-contained page: no scripts, no external files, every text escaped."""
-    name = html.escape(str(report.article.get("name")))
+    name = str(report.article.get("name"))
+    # the page title names the article, not where it sits on the disk: a file's name, or the URL
+    name = html.escape(name if "://" in name else name.replace("\\", "/").rsplit("/", 1)[-1])
     rows = "\n".join(_row(s) for s in report.sentences)
     sources = (
         "".join(
