@@ -21,6 +21,7 @@ source, because the article stage starts from that sentence's own log-odds.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Sequence
@@ -152,12 +153,19 @@ class DecisionRule:
                 best[c.unit.doc_id] = max(best.get(c.unit.doc_id, 0.0), p)
             doc_best.append(best)
         n = len(candidates)
+        # per document, the sentences most confident in it (one more than counted, so a sentence
+        # can leave itself out): support in O(sentences x candidates), not its square
+        leaders: dict[int, list[tuple[float, int]]] = {}
+        for j, best in enumerate(doc_best):
+            for doc, q in best.items():
+                leaders.setdefault(doc, []).append((q, j))
+        leaders = {doc: heapq.nlargest(SUPPORTERS + 1, rows) for doc, rows in leaders.items()}
         result = []
         for i, cands in enumerate(candidates):
             scored = []
             lo, hi = max(0, i - NEIGHBOURHOOD), min(n, i + NEIGHBOURHOOD + 1)
             for c, f, p in zip(cands, own[i], base[i], strict=True):
-                others = sorted((doc_best[j].get(c.unit.doc_id, 0.0) for j in range(n) if j != i), reverse=True)
+                others = [q for q, j in leaders.get(c.unit.doc_id, ()) if j != i]
                 before, after = (
                     max((q for j in side for other, q in zip(candidates[j], base[j], strict=True)
                          if _in_order(c, i, other, j)), default=0.0)
