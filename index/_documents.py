@@ -4,6 +4,7 @@ before anything is stored, so a bad file adds nothing."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +15,8 @@ from tracer import InputError, SourceDoc
 SOURCE_LANGS = ("en", "ru", "uk")
 _FIELDS = ("url", "outlet", "lang", "title", "published", "text")
 _MAX_REPORTED = 5
+_NOT_IN_URLS = re.compile(r'[\s\x00-\x1f\x7f<>"{}|\\^`]')
+"""Characters RFC 3986 never allows in a URL: one that carries them would inject markup into views."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ def document_from_record(record: object) -> Document:
     url = record["url"].strip()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f'"url" must start with http:// or https://, got {url!r}')
+    if _NOT_IN_URLS.search(url):
+        raise ValueError(f'"url" must not contain spaces, control characters or <>"{{}}|\\^`, got {url!r}')
     lang = record["lang"].strip().lower()
     if lang not in SOURCE_LANGS:
         raise ValueError(f'"lang" must be one of {", ".join(SOURCE_LANGS)}, got {record["lang"]!r}')

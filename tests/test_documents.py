@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index import parse_published, read_jsonl
+from index import document_from_record, parse_published, read_jsonl
 from tracer import InputError
 
 GOOD = {
@@ -101,3 +101,13 @@ def test_an_article_given_to_index_add_is_recognised(tmp_path: Path) -> None:
         f"{path}: plain text, not JSON Lines: it looks like an article; `trace {path}` traces it, and "
         "`trace index add` takes one JSON document per line (url, outlet, lang, title, published, text)"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://evil.example/e><img src=x onerror=alert(1)>", "https://a.example/x\n<script>", "https://a.example/a b",
+     "https://a.example/\x00"],
+)  # fmt: skip
+def test_urls_with_characters_no_url_may_hold_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match='"url" must not contain spaces, control characters'):
+        document_from_record({**GOOD, "url": url})

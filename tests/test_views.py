@@ -210,3 +210,43 @@ def test_views_label_a_possible_source_and_show_near_misses_of_untraced_sentence
     page = render_html(report)
     assert 'class="row possible"' in page and "possible source, to check" in page
     assert page.count('<ol class="near">') == 2 and page.count("<li lang=") == 5
+
+
+HOSTILE_URL = "https://evil.example/e><img src=x onerror=alert(1)>\n<script>alert(2)</script>\n# heading"
+HOSTILE_TEXT = "\u001b]0;TITLE\u0007\u001b[2JKremlin said\n# Owned ![x](https://evil.example/p.png) <b>bold</b>"
+
+
+def _hostile_report():  # type: ignore[no-untyped-def]
+    from tracer._report import Carrier, Match, Report, SentenceResult, SourceSummary
+
+    m = Match(0.9, 0.8, 0.1, HOSTILE_TEXT, "en", HOSTILE_TEXT, HOSTILE_URL, HOSTILE_TEXT, None, [0], 0, 10)
+    also = Carrier(HOSTILE_URL, HOSTILE_TEXT, "en", "", None, HOSTILE_TEXT, 0.9)
+    sentences = [
+        SentenceResult(0, HOSTILE_TEXT, 0, 10, "traced", [m], also_in=[also]),
+        SentenceResult(1, "Kalimat dua.", 11, 20, "no_source", [m]),
+    ]
+    sources = [SourceSummary(HOSTILE_URL, HOSTILE_TEXT, "en", "", None, [0])]
+    return Report({"name": "m"}, {"documents": 1}, {"threshold": 0.5, "operating_point": "x"},
+                  {"name": HOSTILE_TEXT}, sentences, sources)  # fmt: skip
+
+
+def test_markdown_escapes_every_field_when_rendered_by_a_real_renderer() -> None:
+    from markdown_it import MarkdownIt
+
+    from tracer._views import render_markdown
+
+    md = render_markdown(_hostile_report())
+    rendered = MarkdownIt("commonmark").render(md)
+    for live in ("<img", "<script", "<b>", "<h1", "onerror=alert(1)>"):
+        assert live not in rendered, live
+    assert "%3Cimg" in md and "%0A" not in md.split("\n")[0]  # the URL's markup is percent-encoded
+    assert '<a href="https://evil.example/e%3E%3Cimg%20src=x%20onerror=alert(1)%3E' in rendered
+
+
+def test_human_views_never_pass_terminal_control_sequences() -> None:
+    from tracer._views import render_html, render_markdown, render_text
+
+    report = _hostile_report()
+    for view in (render_text(report, width=120), render_markdown(report), render_html(report)):
+        assert "\u001b" not in view and "\u0007" not in view
+    assert "]0;TITLE[2JKremlin said" in render_text(report, width=500)  # the printable rest stays

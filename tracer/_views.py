@@ -7,6 +7,7 @@ import html
 import re
 import shutil
 import textwrap
+from urllib.parse import quote
 
 from ._report import Match, Report, SentenceResult
 
@@ -16,7 +17,7 @@ SUFFIX = {"json": ".json", "text": ".txt", "markdown": ".md", "html": ".html"}
 
 def render(report: Report, fmt: str) -> str:
     if fmt == "json":
-        return report.to_json()
+        return report.to_json()  # JSON escapes control characters itself
     return {"text": render_text, "markdown": render_markdown, "html": render_html}[fmt](report)
 
 
@@ -93,14 +94,30 @@ def render_text(report: Report, width: int | None = None) -> str:
             )
     else:
         out.append("No source found for any sentence.")
-    return "\n".join(out) + "\n"
+    return _clean("\n".join(out)) + "\n"
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters but tab and newline: ESC/OSC sequences from a page or a feed
+must never reach an editor's terminal (retitling it, clearing it) through a human view."""
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
 def _md(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Text in Markdown: controls dropped, line breaks folded (no injected headings or blocks),
+    metacharacters escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(_clean(text).split()))
+
+
+def _md_url(url: str) -> str:
+    """A URL as a Markdown autolink: everything that could end it or start markup percent-encoded."""
+    return "<" + quote(_clean(url), safe=":/?#[]@!$&'()*+,;=%~-._") + ">"
 
 
 def render_markdown(report: Report) -> str:
@@ -115,12 +132,14 @@ def render_markdown(report: Report) -> str:
             if s.status == "possible":
                 out.append("> *possible source, to check:*  ")
             out.append(f"> {_md(best.text)}  ")
-            out.append(f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'date unknown')}: <{best.url}>")
+            out.append(
+                f"> — {_md(best.outlet)}, {best.lang}, {_md(best.published or 'date unknown')}: {_md_url(best.url)}"
+            )
             out.extend(
-                f"- also in {_md(c.outlet)} ({_md(c.published or 'date unknown')}): <{c.url}>" for c in s.also_in
+                f"- also in {_md(c.outlet)} ({_md(c.published or 'date unknown')}): {_md_url(c.url)}" for c in s.also_in
             )
         if s.status != "traced":
-            out.extend(f"- nearest ({_md(m.outlet)}, {m.lang}, {m.score:.2f}): {_md(m.text)} <{m.url}>"
+            out.extend(f"- nearest ({_md(m.outlet)}, {m.lang}, {m.score:.2f}): {_md(m.text)} {_md_url(m.url)}"
                        for m in _near_misses(s))  # fmt: skip
         if s.attribution is not None:
             mark = {True: "credit ok", False: "**credit mismatch**", None: "credit unchecked"}[s.attribution.agrees]
@@ -133,11 +152,11 @@ def render_markdown(report: Report) -> str:
         for src in report.sources:
             first = ", earliest" if src.earliest else ""
             sents = ", ".join(str(i) for i in src.sentences)
-            out.append(f"- {_md(src.outlet)} ({src.lang}, {_md(src.published or 'date unknown')}{first}): <{src.url}> "
+            out.append(f"- {_md(src.outlet)} ({src.lang}, {_md(src.published or 'date unknown')}{first}): {_md_url(src.url)} "
                        f"— sentences {sents}")  # fmt: skip
     else:
         out.append("No source found for any sentence.")
-    return "\n".join(out) + "\n"
+    return _clean("\n".join(out)) + "\n"
 
 
 def _marked(text: str, spans: list[str]) -> str:
@@ -258,7 +277,7 @@ def render_html(report: Report) -> str:
         or "<li>No source found for any sentence.</li>"
     )
     warnings = "".join(f'<p class="meta">warning: {html.escape(w)}</p>' for w in report.warnings)
-    return f"""<!DOCTYPE html>
+    return _clean(f"""<!DOCTYPE html>
 <html lang="id">
 <head>
 <meta charset="utf-8">
@@ -283,4 +302,4 @@ def render_html(report: Report) -> str:
 </footer>
 </body>
 </html>
-"""
+""")
