@@ -405,6 +405,9 @@ def article_command(
         raise tracer.InputError("several articles as HTML need -o DIR (one page per article)")
     if batch and output is not None and output.exists() and not output.is_dir():
         raise tracer.InputError(f"{output}: several articles need -o to name a directory, not a file")
+    if batch and output is not None and not output.exists() and output.suffix.lower() in (*SUFFIX.values(), ".jsonl"):
+        raise tracer.InputError(f"{output}: several articles need -o to name a directory (one report each), "
+                                "not a file; give a directory name, or trace them one at a time")  # fmt: skip
     if not batch and output is not None and output.is_dir():
         raise tracer.InputError(f"{output}: is a directory; give a file name for the report")
     from tracer._langid import LanguageDetector

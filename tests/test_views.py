@@ -87,6 +87,19 @@ def test_several_articles_give_json_lines_and_bad_ones_are_reported(
     ]
 
 
+def test_several_articles_with_o_naming_a_file_is_an_error(
+    runner: CliRunner, index: Path, article: Path, tmp_path: Path
+) -> None:
+    single = tmp_path / "single.json"
+    result = runner.invoke(main, ["--index", str(index), str(article), str(article), "-o", str(single)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {single}: several articles need -o to name a directory (one report each), not a file; "
+        "give a directory name, or trace them one at a time\n",
+    )
+    assert not single.exists()
+
+
 def test_a_directory_with_o_dir_writes_one_report_per_article(
     runner: CliRunner, index: Path, article: Path, tmp_path: Path
 ) -> None:
