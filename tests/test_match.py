@@ -187,6 +187,17 @@ def test_sources_most_used_first() -> None:
     ]
 
 
+def test_an_undated_source_is_left_out_of_the_earliest_comparison() -> None:
+    dated = match("https://a.example")
+    undated = Match(0.9, 0.9, 0.05, "t", "en", "b", "https://b.example", "", None, [0], 0, 1)
+    dated = Match(**{**dated.__dict__, "published": "2024-11-05"})
+    sentences = [SentenceResult(0, "s", 0, 1, "traced", [dated]), SentenceResult(1, "s", 0, 1, "traced", [undated])]
+    assert [(s.url, s.earliest) for s in summarize_sources(sentences)] == [
+        ("https://a.example", True),
+        ("https://b.example", None),
+    ]
+
+
 def test_no_verdict_below_the_cosine_floor_whatever_the_margin() -> None:
     low = Candidate(unit(1, 1, 0, 0), cosine=RULE.min_cosine - 0.01, margin=0.5)
     [[scored]] = RULE.score_article([[low]])

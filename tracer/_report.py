@@ -81,8 +81,9 @@ class SourceSummary:
     title: str
     published: str | None
     sentences: list[int]
-    earliest: bool = False
-    """True when, for at least one of its sentences, no other indexed article carrying the claim is older."""
+    earliest: bool | None = False
+    """True when, for at least one of its sentences, no other indexed article carrying the claim is
+    older; None when its own date is unknown (undated sources are left out of the comparison)."""
 
 
 @dataclass
@@ -143,7 +144,7 @@ def summarize_sources(sentences: list[SentenceResult]) -> list[SourceSummary]:
             title=m.title,
             published=m.published,
             sentences=idx,
-            earliest=m.url in firsts,
+            earliest=(m.url in firsts) if m.published else None,
         )
         for m, idx in ordered
     ]
