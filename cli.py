@@ -674,11 +674,13 @@ def index_add(
 def crawl_options(func: F) -> F:
     options = [
         click.option(
+            "--sources",
             "--config",
             "sources_file",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
-            help="Sources file (TOML) [default: the shipped configs/sources.toml].",
+            help="Sources file (TOML) [default: the shipped configs/sources.toml]. --config is its old name "
+            "(not to be confused with `trace --config`, the file of option defaults).",
         ),
         click.option(
             "--source",

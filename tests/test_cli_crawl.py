@@ -50,7 +50,7 @@ allow_private = true
 
 def test_build_refresh_and_stats(runner: CliRunner, config: Path, site: Site, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    result = runner.invoke(main, ["index", "build", "--index", str(index), "--config", str(config)])
+    result = runner.invoke(main, ["index", "build", "--index", str(index), "--sources", str(config)])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -108,7 +108,7 @@ def test_build_options_come_from_the_tracer_config_file(
 ) -> None:
     index = tmp_path / "index"
     options = tmp_path / "tracer.toml"
-    options.write_text(f'[index.build]\nindex = "{index}"\nconfig = "{config}"\nmax_articles = 2\nformat = "json"\n')
+    options.write_text(f'[index.build]\nindex = "{index}"\nsources = "{config}"\nmax_articles = 2\nformat = "json"\n')
     result = runner.invoke(main, ["--config", str(options), "index", "build"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

@@ -15,13 +15,15 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "article": {"index", "format", "top_k", "threshold", "model", "max_bytes", "before"},
     "index.add": {"index", "model", "batch_docs", "backend"},
     "index.stats": {"index", "format"},
-    "index.build": {"index", "model", "config", "source", "since", "max_articles", "format", "backend"},
-    "index.refresh": {"index", "config", "source", "since", "max_articles", "format", "backend"},
+    "index.build": {"index", "model", "sources", "config", "source", "since", "max_articles", "format", "backend"},
+    "index.refresh": {"index", "sources", "config", "source", "since", "max_articles", "format", "backend"},
 }
 
 
 # Config keys are the long option names; click's default_map wants parameter names.
-_PARAMETER = {"index": "index_dir", "format": "fmt", "config": "sources_file", "source": "source_names"}
+_PARAMETER = {"index": "index_dir", "format": "fmt", "sources": "sources_file", "config": "sources_file",
+              "source": "source_names"}  # fmt: skip
+"""``config`` is the old name of ``sources`` in [index.build] and [index.refresh]."""
 
 
 def default_config_path() -> Path | None:
