@@ -11,6 +11,7 @@ honouring Retry-After; other 4xx are final.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import random
@@ -51,13 +52,20 @@ class _Transient(FetchError):
     """Worth another attempt (the caller decides how many)."""
 
 
+class _Overdue(FetchError):
+    """The whole exchange outlasted the deadline: trying again would cost the same again."""
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     user_agent: str = "tracer/0.1 (+https://github.com/tracer-news/tracer; source tracing for newsrooms)"
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     deadline: float = 60.0
-    """Seconds one response may take in all: a server dripping bytes cannot hold a worker forever."""
+    """Seconds one exchange may take in all, headers included: a server dripping bytes cannot hold
+    a worker forever. Such a timeout is not retried, and a host that runs into it twice is given
+    up for the rest of the run."""
+    overdue_limit: int = 2
     max_bytes: int = 10_000_000
     max_redirects: int = 5
     retries: int = 3
@@ -87,6 +95,8 @@ class _Host:
     robots: RobotFileParser | None = None
     robots_loaded: bool = False
     crawl_delay: float = 0.0
+    overdue: int = 0
+    """Exchanges of this run that ran into the deadline."""
 
 
 Resolver = Callable[[str, int], list[str]]
@@ -160,6 +170,41 @@ def _media_type(content_type: str) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
+class _Watchdog:
+    """Cuts one exchange off at a wall-clock deadline, headers included: httpx's read timeout
+    restarts with every byte, so a server sending a byte a second would never trip it. The
+    socket is learnt from httpx's connection trace and shut down when time is up; the blocked
+    read then fails at once."""
+
+    def __init__(self, deadline: float) -> None:
+        self.fired = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(deadline, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, object]) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None  # type: ignore[attr-defined]
+            if sock is not None:
+                with self._lock:
+                    self._sockets.append(sock)
+                if self.fired.is_set():
+                    self._fire()
+
+    def _fire(self) -> None:
+        self.fired.set()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class Fetcher:
     """Thread-safe: the crawler fetches from several hosts at once, one request at a time per host."""
 
@@ -177,7 +222,8 @@ class Fetcher:
         p = self.policy
         self._client = client or httpx.Client(
             timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
-            limits=httpx.Limits(max_connections=max(p.concurrency, 1) * 2),
+            # a fresh connection per request, so each exchange's socket is known to its deadline watchdog
+            limits=httpx.Limits(max_connections=max(p.concurrency, 1) * 2, max_keepalive_connections=0),
             follow_redirects=False,  # every hop is checked by hand
         )
         self._owns_client = client is None
@@ -219,6 +265,8 @@ class Fetcher:
             try:
                 return self._follow(url, kind, delay, allow_private, etag, last_modified, headers=headers,
                                     check_robots=robots)  # fmt: skip
+            except _Overdue as exc:
+                raise FetchError(exc.url, exc.reason, exc.detail) from exc
             except _Transient as exc:
                 if attempt == p.retries:
                     raise FetchError(
@@ -336,13 +384,23 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        if host.overdue >= p.overdue_limit:
+            raise FetchError(url, "timeout", f"host gave up for this run: {host.overdue} exchanges outlasted "
+                             f"the {p.deadline:.0f} s deadline")  # fmt: skip
         started = self._clock()
+        watchdog = _Watchdog(p.deadline)
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", url, headers=headers, extensions={"trace": watchdog.trace}) as response:
                 return self._read(url, kind, response, started)
-        except httpx.TimeoutException as exc:
-            raise _Transient(url, "timeout", f"timed out ({type(exc).__name__})") from exc
+        except _Overdue:
+            host.overdue += 1
+            raise
         except httpx.TransportError as exc:
+            if watchdog.fired.is_set():
+                host.overdue += 1
+                raise _Overdue(url, "timeout", f"no complete response within {p.deadline:.0f} s") from exc
+            if isinstance(exc, httpx.TimeoutException):
+                raise _Transient(url, "timeout", f"timed out ({type(exc).__name__})") from exc
             raise _Transient(url, "network", f"network error ({type(exc).__name__}: {exc})") from exc
         except httpx.InvalidURL as exc:
             raise FetchError(url, "bad_url", str(exc)) from exc
@@ -351,6 +409,7 @@ class Fetcher:
         except httpx.HTTPError as exc:  # anything else httpx raises: final for this URL, never fatal to a run
             raise FetchError(url, "http_error", f"{type(exc).__name__}: {exc}") from exc
         finally:
+            watchdog.cancel()
             host.next_at = self._clock() + max(delay, host.crawl_delay)
 
     def _read(self, url: str, kind: str, response: httpx.Response, started: float) -> Page | str:
@@ -383,7 +442,7 @@ class Fetcher:
             if size > p.max_bytes:
                 raise FetchError(url, "too_large", f"more than the cap of {p.max_bytes} bytes")
             if self._clock() - started > p.deadline:
-                raise _Transient(url, "timeout", f"response took longer than {p.deadline:.0f} s")
+                raise _Overdue(url, "timeout", f"response took longer than {p.deadline:.0f} s")
             chunks.append(chunk)
         return Page(
             url=url,

@@ -23,6 +23,8 @@ class Response:
     etag: str | None = None
     stream_bytes: int = 0
     """Send this many bytes of filler in chunks instead of ``body`` (a huge page)."""
+    trickle: float = 0.0
+    """Send the status line and headers one byte every this many seconds (a hostile server)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,16 @@ class Site:
         self.hits.append(Hit(path, dict(request.headers), time.monotonic(), status))
         if response.delay:
             time.sleep(response.delay)
+        if response.trickle:
+            head = f"HTTP/1.1 {status} OK\r\nContent-Type: {response.content_type}\r\n" + "X-Pad: " + "x" * 200 + "\r\n"
+            try:
+                for byte in head.encode():
+                    request.wfile.write(bytes([byte]))
+                    request.wfile.flush()
+                    time.sleep(response.trickle)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                pass
+            return
         try:
             request.send_response(status)
             for key, value in response.headers.items():

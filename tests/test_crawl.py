@@ -452,3 +452,26 @@ def test_a_page_that_breaks_extraction_or_decoding_fails_alone(
     assert (summary["new"], summary["failed"]) == (1, {"bad_encoding": 1, "processing": 1})
     assert sorted(stored(tmp_path / "i")) == [site.url("/news/0")]
     assert page_rows(tmp_path / "i")[site.url("/news/2")] == ("failed", "processing", None)
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_deadline_and_not_retried(site: Site) -> None:
+    # Each byte comes well within the read timeout, so only a wall-clock deadline stops it.
+    site.route("/drip", Response(trickle=0.2))
+    site.route("/drip2", Response(trickle=0.2))
+    site.route("/drip3", Response(trickle=0.2))
+    policy = fast_policy(read_timeout=1.0, deadline=1.5, retries=3)
+    with ix.Fetcher(policy) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(ix.FetchError) as err:
+            fetcher.get(site.url("/drip"), allow_private=True, robots=False, delay=0.0)
+        took = time.monotonic() - started
+        assert err.value.reason == "timeout" and "no complete response within 2 s" in str(err.value)
+        assert took < 4  # the deadline, not 4 attempts of it, nor the 40 s the headers would take
+        assert len(site.requests_to("/drip")) == 1
+        with pytest.raises(ix.FetchError):
+            fetcher.get(site.url("/drip2"), allow_private=True, robots=False, delay=0.0)
+        # two exchanges outlasted the deadline: the host is given up for this run, at once
+        started = time.monotonic()
+        with pytest.raises(ix.FetchError, match="host gave up for this run"):
+            fetcher.get(site.url("/drip3"), allow_private=True, robots=False, delay=0.0)
+        assert time.monotonic() - started < 0.5 and site.requests_to("/drip3") == []
