@@ -618,6 +618,13 @@ def index_group() -> None:
     show_default=True,
     help="Documents embedded and committed per atomic batch.",
 )
+@click.option(
+    "--max-doc-chars",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Longest text of one JSONL document; longer ones are refused (read in bounded memory).",
+)
 @backend_option
 @common_options
 @errors_to_exit
@@ -629,6 +636,7 @@ def index_add(
     outlet: str | None,
     lang: str | None,
     batch_docs: int,
+    max_doc_chars: int,
     backend: str,
     verbose: int,
     quiet: bool,
@@ -648,8 +656,8 @@ def index_add(
     # pass validates without keeping documents, the second feeds batches to the index).
     pages = [ix.read_html(f, url=url, outlet=outlet, lang=lang) for f in html]
     jsonl = [f for f in files if f not in html]
-    total = len(pages) + sum(ix.check_jsonl(f) for f in jsonl)
-    docs = itertools.chain(pages, *(ix.iter_jsonl(f) for f in jsonl))
+    total = len(pages) + sum(ix.check_jsonl(f, max_doc_chars) for f in jsonl)
+    docs = itertools.chain(pages, *(ix.iter_jsonl(f, max_doc_chars) for f in jsonl))
     path, _ = _resolve_index(index_dir)
     recorded = None
     if ix.IndexStore.exists(path):

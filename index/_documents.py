@@ -54,6 +54,13 @@ def document_from_record(record: object) -> Document:
     for field in ("url", "outlet", "lang", "text"):
         if not isinstance(record[field], str) or not record[field].strip():
             raise ValueError(f'"{field}" must be a non-empty string')
+    for field in _FIELDS:
+        value = record.get(field)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f'"{field}" holds a lone surrogate (\\ud800-\\udfff escape): not text') from None
     url = record["url"].strip()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f'"url" must start with http:// or https://, got {url!r}')
@@ -73,8 +80,17 @@ def document_from_record(record: object) -> Document:
     return Document(meta=meta, text=record["text"])
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a UTF-8 file, read as a stream (bounded memory for any file size)."""
+MAX_DOCUMENT_CHARS = 1_000_000
+"""Characters of one document's text: far above any news article (a long one is 50,000), low
+enough that one runaway line cannot take the machine's memory (`index add --max-doc-chars`)."""
+BYTES_PER_CHAR = 8
+"""Bytes a JSONL line may spend per text character (\\u escapes take 6): beyond that a line is
+refused unread, in bounded memory."""
+
+
+def _lines(path: Path, max_line: int | None = None) -> Iterator[tuple[int, str | None]]:
+    """Numbered lines of a UTF-8 file, read as a stream (bounded memory for any file size); a
+    line longer than ``max_line`` bytes is skipped unread and given as None."""
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -85,7 +101,16 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     with fh:
         offset = 0
-        for number, raw in enumerate(fh, start=1):
+        number = 0
+        while raw := fh.readline(-1 if max_line is None else max_line + 1):
+            number += 1
+            if max_line is not None and len(raw) > max_line and not raw.endswith(b"\n"):
+                offset += len(raw)
+                while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):  # skip the rest, a MB at a time
+                    offset += len(rest)
+                offset += len(rest)
+                yield number, None
+                continue
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw, offset = raw[3:], 3
             try:
@@ -98,20 +123,29 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def check_jsonl(path: Path) -> int:
+def check_jsonl(path: Path, max_chars: int = MAX_DOCUMENT_CHARS) -> int:
     """Validate every line of a JSONL file without keeping its documents; the number of documents,
     or an :class:`InputError` naming every bad line (up to five)."""
     errors: list[str] = []
     seen: dict[str, int] = {}
     count = prose = 0
-    for number, line in _lines(path):
+    too_long = f"the document is longer than {max_chars:,} characters; pass --max-doc-chars N to raise the limit"
+    for number, line in _lines(path, BYTES_PER_CHAR * max_chars):
+        if line is None:
+            errors.append(f"line {number}: {too_long}")
+            continue
         if not line.strip():
             continue
         try:
             doc = document_from_record(json.loads(line))
+            if len(doc.text) > max_chars:
+                raise ValueError(too_long)
         except json.JSONDecodeError as exc:
             errors.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
             prose += not line.lstrip().startswith(("{", "["))
+            continue
+        except RecursionError:
+            errors.append(f"line {number}: JSON nested too deeply to be a document")
             continue
         except ValueError as exc:
             errors.append(f"line {number}: {exc}")
@@ -138,10 +172,10 @@ def check_jsonl(path: Path) -> int:
     return count
 
 
-def iter_jsonl(path: Path) -> Iterator[Document]:
+def iter_jsonl(path: Path, max_chars: int = MAX_DOCUMENT_CHARS) -> Iterator[Document]:
     """The documents of a file that :func:`check_jsonl` accepted, one at a time."""
-    for _, line in _lines(path):
-        if line.strip():
+    for _, line in _lines(path, BYTES_PER_CHAR * max_chars):
+        if line is not None and line.strip():
             yield document_from_record(json.loads(line))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index import document_from_record, parse_published, read_jsonl
+from index import check_jsonl, document_from_record, parse_published, read_jsonl
 from tracer import InputError
 
 GOOD = {
@@ -111,3 +111,25 @@ def test_an_article_given_to_index_add_is_recognised(tmp_path: Path) -> None:
 def test_urls_with_characters_no_url_may_hold_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match='"url" must not contain spaces, control characters'):
         document_from_record({**GOOD, "url": url})
+
+
+def test_a_runaway_line_is_refused_in_bounded_memory_and_others_are_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "hostile.jsonl",
+        json.dumps(GOOD),
+        json.dumps({**GOOD, "url": "https://a.example/2", "outlet": "J\ud800"}),  # a lone surrogate
+        "[" * 100_000,  # nesting deep enough to exhaust the parser's recursion
+        json.dumps({**GOOD, "url": "https://a.example/3", "text": "x" * 3000}),
+        json.dumps({**GOOD, "url": "https://a.example/4", "text": "y" * 1500}),
+    )
+    with pytest.raises(InputError) as err:
+        check_jsonl(path, max_chars=2000)
+    assert str(err.value) == (
+        f"{path}: 3 bad lines, nothing added from this file: "
+        'line 2: "outlet" holds a lone surrogate (\\ud800-\\udfff escape): not text; '
+        "line 3: the document is longer than 2,000 characters; pass --max-doc-chars N to raise the limit; "
+        "line 4: the document is longer than 2,000 characters; pass --max-doc-chars N to raise the limit"
+    )
+    # with the default limit the nesting is read, and refused as no document
+    with pytest.raises(InputError, match="line 3: JSON nested too deeply to be a document"):
+        check_jsonl(path)

@@ -13,7 +13,7 @@ from ._errors import ConfigError
 
 KNOWN_KEYS: dict[str, set[str]] = {
     "article": {"index", "format", "top_k", "threshold", "model", "max_bytes", "before"},
-    "index.add": {"index", "model", "batch_docs", "backend"},
+    "index.add": {"index", "model", "batch_docs", "max_doc_chars", "backend"},
     "index.stats": {"index", "format"},
     "index.build": {"index", "model", "sources", "config", "source", "since", "max_articles", "format", "backend"},
     "index.refresh": {"index", "sources", "config", "source", "since", "max_articles", "format", "backend"},
