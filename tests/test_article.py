@@ -60,3 +60,16 @@ def test_a_broken_utf16_file_says_so(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfeS\x00a\x00\x00\xd8")  # a lone surrogate at the end
     with pytest.raises(InputError, match="starts like UTF-16 text but is not"):
         read_article(str(path))
+
+
+def test_a_link_farm_or_a_huge_page_is_refused_before_extraction() -> None:
+    from tracer._article import MAX_PAGE_BYTES, extract_page
+
+    farm = b"<html><body>" + b"".join(b'<a href="/x%d">%d</a>' % (i, i) for i in range(60_000)) + b"</body></html>"
+    assert len(farm) < MAX_PAGE_BYTES
+    with pytest.raises(InputError, match=r"^https://farm\.example/: 60,000 links on the page: a link farm"):
+        extract_page(farm, "https://farm.example/")
+    with pytest.raises(InputError, match=r"bytes of HTML, more than the 5,000,000 an article page has$"):
+        extract_page(b"<p>" + b"x" * MAX_PAGE_BYTES + b"</p>", "https://big.example/")
+    page = "<html><body><article><p>" + "Pasukan tiba di Kursk pada hari Selasa. " * 20 + "</p></article></body></html>"
+    assert "Pasukan tiba di Kursk" in extract_page(page, "https://ok.example/").text
