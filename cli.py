@@ -895,19 +895,16 @@ def _ablate_seeds(text: str) -> tuple[int, ...]:
 def _case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...]) -> list[Any]:
     """Outcomes of real cases and their ablated variants, indexed as `trace index add` does
     (the default passage backend) and traced as `trace` does."""
-    from tracer._cases import ablated, find_cases, read_case, run_case
+    from tracer._cases import case_variants, run_cases
     from tracer._evaluate import Protocol
 
-    cases = [read_case(p) for p in find_cases(paths)]
-    variants = [v for case in cases for v in (case, *(ablated(case, s) for s in seeds))]
+    variants = case_variants(paths, seeds)
     query = _load_embedder(model)
     passages, _ = _passage_embedder(query, "auto")
-    _say(f"indexing and tracing {len(cases)} real case(s) and {len(variants) - len(cases)} ablated variant(s)")
-    outcomes: list[Any] = []
+    cases = len(variants) // (1 + len(seeds))
+    _say(f"indexing and tracing {cases} real case(s) and {len(variants) - cases} ablated variant(s)")
     with tempfile.TemporaryDirectory(prefix="tracer-cases-") as tmp:
-        for n, case in enumerate(variants):
-            outcomes += run_case(case, query, passages, Path(tmp) / f"{n}", margin_k=Protocol().margin_k, number=n)
-    return outcomes
+        return run_cases(variants, query, passages, Path(tmp), margin_k=Protocol().margin_k)
 
 
 def layout_option(func: F) -> F:

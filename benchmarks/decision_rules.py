@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
-from tracer._cases import ablated, find_cases, read_case, run_case
-from tracer._evaluate import Protocol, calibrate, read_parallel_tsv, run_protocols, score
+from tracer._cases import case_variants, run_cases
+from tracer._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
 from tracer._onnx import int8_embedder
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -24,17 +24,6 @@ RULES = {
     "+ carrying outlets": ("cosine", "margin", "carriers"),
     "+ names agreement (tracer)": ("cosine", "margin", "carriers", "names"),
 }
-
-
-def pooled(pairs: list[tuple[list, object]]) -> dict[str, float]:
-    """Figures over several (outcomes, rule) groups, each scored by its own rule."""
-    n_s = n_u = right = wrong = 0
-    for group, rule in pairs:
-        f = score(group, rule)
-        n_s, n_u = n_s + f["n_sourced"], n_u + f["n_unsourced"]
-        right += round(f["top1"] * f["n_sourced"])
-        wrong += round(f["wrong_source"] * f["n_unsourced"])
-    return {"top1": right / max(1, n_s), "wrong_source": wrong / max(1, n_u)}
 
 
 def main() -> None:
@@ -48,11 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))
         ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
-        variants = [
-            v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in (1, 2, 3)))
-        ]
-        real = [o for n, case in enumerate(variants)
-                for o in run_case(case, embedder, passages, Path(tmp) / f"c{n}", margin_k=4, number=n)]  # fmt: skip
+        real = run_cases(case_variants([args.cases], (1, 2, 3)), embedder, passages, Path(tmp) / "c", margin_k=4)
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]
     names = sorted({o.query.split for o in real})
@@ -68,7 +53,7 @@ def main() -> None:
             full.append(([o for o in mine if o.query.doc_id == held], rule))
             abl.append(([o for o in mine if o.query.doc_id != held], rule))
             nt.append((test, rule))
-        f, a, n = pooled(full), pooled(abl), pooled(nt)
+        f, a, n = pooled_score(full), pooled_score(abl), pooled_score(nt)
         print(f"{label:<30} {f['top1']:>9.3f} {a['top1']:>12.3f} {a['wrong_source']:>13.3f} "
               f"{n['top1']:>10.3f} {n['wrong_source']:>11.3f}")  # fmt: skip
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
-from tracer._cases import _labels, ablated, find_cases, read_case
+from tracer._cases import _labels, case_variants
 from tracer._match import find_candidates
 from tracer._onnx import int8_embedder
 from tracer._trace import article_sentences, query_texts
@@ -45,7 +45,7 @@ def main() -> None:
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
     seeds = [int(s) for s in args.ablate.split(",") if s]
-    variants = [v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in seeds))]
+    variants = case_variants([args.cases], seeds)
     names = ("as written", "credits left out (tracer)", "credits and dates left out", "+ best of its clauses")
     right = {n: {"full": 0, "ablated": 0} for n in names}
     total = {"full": 0, "ablated": 0}

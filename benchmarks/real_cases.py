@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, ConfigError, load_embedder
-from tracer._cases import ablated, find_cases, read_case, run_case
-from tracer._evaluate import Protocol, calibrate, read_parallel_tsv, run_protocols, score
+from tracer._cases import case_variants, run_cases
+from tracer._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols, score
 from tracer._judge import rule_for
 from tracer._onnx import int8_embedder
 
@@ -43,10 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))
         ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "ntrex", protocol, args.runs)
-        real = []
-        variants = [v for c in map(read_case, find_cases([args.cases])) for v in (c, *(ablated(c, s) for s in seeds))]
-        for n, case in enumerate(variants):
-            real += run_case(case, embedder, passages, Path(tmp) / f"case-{n}", margin_k=k, number=n)
+        real = run_cases(case_variants([args.cases], seeds), embedder, passages, Path(tmp) / "cases", margin_k=k)
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]
     names = sorted({o.query.split for o in real})
@@ -79,23 +76,11 @@ def main() -> None:
         print(f" held out: {held} (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f})")
         report(rule, [held])
         decided = [o for o in real if o.query.split == held]
-        pooled["full"] += [(o, rule) for o in decided if o.query.doc_id == held]
-        pooled["ablated"] += [(o, rule) for o in decided if o.query.doc_id != held]
+        pooled["full"].append(([o for o in decided if o.query.doc_id == held], rule))
+        pooled["ablated"].append(([o for o in decided if o.query.doc_id != held], rule))
     print(" pooled over the held-out cases:")
-    for part, pairs in pooled.items():
-        by_rule: dict[int, tuple] = {}
-        for o, rule in pairs:
-            by_rule.setdefault(id(rule), (rule, []))[1].append(o)
-        sourced = right = best = unsourced = wrong = 0
-        for rule, group in by_rule.values():
-            f = score(group, rule)
-            sourced += f["n_sourced"]
-            unsourced += f["n_unsourced"]
-            right += round(f["top1"] * f["n_sourced"])
-            best += round(f["top1_any"] * f["n_sourced"])
-            wrong += round(f["wrong_source"] * f["n_unsourced"])
-        print(f"{'  real cases, ' + part:<34} {sourced:>5} {right / max(1, sourced):>6.3f} "
-              f"{best / max(1, sourced):>6.3f} {unsourced:>5} {wrong / max(1, unsourced):>7.3f}")  # fmt: skip
+    for part, groups in pooled.items():
+        print(row(f"  real cases, {part}", pooled_score(groups)))
     rule, _ = calibrate(calib + real, model=embedder.info.name, margin_k=k)
     print(
         f"\nfitted on everything (threshold {rule.threshold:.3f}, possible from {rule.possible:.3f}; cases in-sample)"

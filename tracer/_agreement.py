@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ._credits import without_credit
-from ._translit import skeleton
+from ._translit import skeleton, skeletons_match
 
 _CAPITALIZED = re.compile(r"(?<![\w])[A-ZА-ЯЁІЇЄҐ][\w'’-]{2,}")
 _WORD = re.compile(r"[^\W\d_][\w'’-]{2,}")
@@ -37,13 +37,7 @@ def query_names(sentence: str) -> set[str]:
 
 
 def _found(name: str, words: set[str]) -> bool:
-    if name in words:
-        return True
-    for word in words:
-        short, long_ = sorted((name, word), key=len)
-        if len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= ENDING_SLACK:
-            return True
-    return False
+    return name in words or any(skeletons_match(name, word, ENDING_SLACK) for word in words)
 
 
 def name_agreement(names: set[str], original: str, lang: str) -> float:

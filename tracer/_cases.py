@@ -110,6 +110,12 @@ def find_cases(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def case_variants(paths: Iterable[Path], seeds: Iterable[int] = ()) -> list[Case]:
+    """The cases among ``paths`` (see ``find_cases``), each followed by its ablated variants."""
+    seeds = tuple(seeds)
+    return [v for case in map(read_case, find_cases(paths)) for v in (case, *(ablated(case, s) for s in seeds))]
+
+
 def _accepts(query: dict[str, object]) -> tuple[Accept, ...]:
     listed = query.get("accept") or (
         [{"url": query["url"], "sources": query.get("sources") or []}] if query.get("url") else []
@@ -173,3 +179,14 @@ def run_case(
                 query = Query(number * CASE_STRIDE + a, text, case.name, (), lang, case.path.name, "real")
                 outcomes.append(Outcome(query, cands, gold, labelled=bool(labels)))
         return outcomes
+
+
+def run_cases(
+    cases: Sequence[Case], query_embedder: Embedder, passage_embedder: Embedder, workdir: Path, *, margin_k: int
+) -> list[Outcome]:
+    """``run_case`` for each case in a folder of its own under ``workdir``, numbered apart."""
+    outcomes: list[Outcome] = []
+    for n, case in enumerate(cases):
+        outcomes += run_case(case, query_embedder, passage_embedder, workdir / f"case-{n}", margin_k=margin_k,
+                             number=n)  # fmt: skip
+    return outcomes

@@ -348,6 +348,19 @@ def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
     }
 
 
+def pooled_score(groups: Sequence[tuple[Sequence[Outcome], DecisionRule]]) -> dict[str, float]:
+    """``score``'s shares over several groups, each decided by its own rule (leave one case out)."""
+    n_s = n_u = right = best = wrong = 0
+    for outcomes, rule in groups:
+        f = score(outcomes, rule)
+        n_s, n_u = n_s + int(f["n_sourced"]), n_u + int(f["n_unsourced"])
+        right += round(f["top1"] * f["n_sourced"])
+        best += round(f["top1_any"] * f["n_sourced"])
+        wrong += round(f["wrong_source"] * f["n_unsourced"])
+    return {"n_sourced": n_s, "n_unsourced": n_u, "top1": right / max(1, n_s), "top1_any": best / max(1, n_s),
+            "wrong_source": wrong / max(1, n_u)}  # fmt: skip
+
+
 def score_by_lang(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, object]:
     """Overall figures plus per source language (unsourced sentences only count overall)."""
     result: dict[str, object] = {"overall": score(outcomes, rule)}
@@ -464,6 +477,8 @@ def calibrate(
         [weight(o) for o in tops],
     )
     x, y, w = [], [], []
+    # an article stage that never wins the max: confidences are the sentence stage's, as the
+    # article stage's features must be computed from
     first_stage = DecisionRule(model, sentence, Logistic(-60.0, {}), 0.5, margin_k, True, "")
     for o, scored in decide(outcomes, first_stage):
         for s in scored if o.labelled else ():

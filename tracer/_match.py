@@ -126,12 +126,16 @@ def find_candidates(
     units = index.units(ids.ravel().tolist())
     if keep is not None:
         units = {i: u for i, u in units.items() if keep(u)}
+    rows = [
+        distinct([(units[int(i)], float(s)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in units])
+        for row_scores, row_ids in zip(scores, ids, strict=True)
+    ]
+    # the candidates' own vectors, fetched once for the whole article (one read, not one per sentence)
+    wanted = sorted({u.id for hits in rows for u, _ in hits})
+    stored = dict(zip(wanted, index.unit_vectors(wanted), strict=True)) if wanted else {}
     result = []
-    for n, (row_scores, row_ids) in enumerate(zip(scores, ids, strict=True)):
-        hits = distinct(
-            [(units[int(i)], float(s)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in units]
-        )
-        own = index.unit_vectors([u.id for u, _ in hits]) if hits else None
+    for n, hits in enumerate(rows):
+        own = np.stack([stored[u.id] for u, _ in hits]) if hits else None
         cands = with_margins(hits, margin_k, own)
         if texts is not None:
             names = query_names(texts[n])

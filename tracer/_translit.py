@@ -53,13 +53,18 @@ def skeleton(name: str, lang: str = "ru") -> str:
     return re.sub(r"(.)\1+", r"\1", s)
 
 
-def same_name(a: str, b: str, lang: str = "ru") -> bool:
-    """Equal up to transliteration, or up to a Slavic case ending (Буданов / Буданова)."""
-    sa, sb = skeleton(a, lang), skeleton(b, lang)
+def skeletons_match(sa: str, sb: str, ending: int = 2) -> bool:
+    """Two skeletons are one name: equal, or one is the other plus a case ending of at most
+    ``ending`` letters (Буданов / Буданова)."""
     if sa == sb:
         return True
     short, long_ = sorted((sa, sb), key=len)
-    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 2
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= ending
+
+
+def same_name(a: str, b: str, lang: str = "ru") -> bool:
+    """Equal up to transliteration, or up to a Slavic case ending (Буданов / Буданова)."""
+    return skeletons_match(skeleton(a, lang), skeleton(b, lang))
 
 
 def similarity(a: str, b: str, lang: str = "ru") -> float:
