@@ -98,44 +98,6 @@ def backend_option(func: F) -> F:
     )(func)
 
 
-def _passage_embedder(embedder: tracer.Embedder, backend: str) -> tuple[tracer.Embedder, str]:
-    """The embedder for source sentences and the backend it really uses: a model the ONNX export
-    cannot reproduce (another pooling, or a stand-in) stays in torch, with a warning if int8
-    was asked for by name."""
-    if backend == "torch":
-        return embedder, "torch"
-    from tracer._onnx import int8_embedder
-
-    fallback = log.info if backend == "auto" else log.warning  # only a backend asked for by name is missed
-    if not isinstance(embedder, tracer.SentenceTransformerEmbedder):
-        fallback("onnx-int8 needs a sentence-transformers model; embedding with %s as loaded", embedder.info.name)
-        return embedder, "torch"
-    try:
-        return int8_embedder(embedder, _say), "onnx-int8"
-    except tracer.ModelError as exc:
-        fallback("%s; embedding with torch float32 instead", exc)
-        return embedder, "torch"
-
-
-def _indexing_embedder(
-    name: str, prompts: tuple[str, str] | None, backend: str, recorded: tracer.ModelInfo | None = None
-) -> tuple[tracer.Embedder, str]:
-    """The embedder for source sentences and its backend: the model's int8 export alone when it
-    exists (torch is then never loaded: faster start, ~1 GB less memory), else the model
-    through torch and ``_passage_embedder``. A model that does not fit the ``recorded`` one of
-    an existing index is not exported: the index will refuse it."""
-    if backend in ("auto", "onnx-int8"):
-        from tracer._onnx import exported_embedder
-
-        found = exported_embedder(name, prompts, "int8")
-        if found is not None:
-            return found, "onnx-int8"
-    embedder = _load_embedder(name, prompts)
-    if recorded is not None and not embedder.info.compatible_with(recorded):
-        return embedder, "torch"
-    return _passage_embedder(embedder, backend)
-
-
 def _progress_enabled() -> bool:
     return sys.stderr.isatty()
 
@@ -247,13 +209,15 @@ def main(ctx: click.Context, config: Path | None) -> None:
 # -- trace ARTICLE ------------------------------------------------------------------------
 
 
-def _resolve_index(index_dir: Path | None) -> tuple[Path, bool]:
-    """The index path and whether it is the implicit default (which may be seeded with the example)."""
-    from tracer._paths import default_index_dir
+def _index_path(index_dir: Path | None) -> Path:
+    from tracer._paths import resolve_index
 
-    if index_dir is not None:
-        return index_dir.expanduser(), False
-    return default_index_dir(), not os.environ.get("TRACER_INDEX")
+    return resolve_index(index_dir)[0]
+
+
+def _implicit_index() -> bool:
+    """No --index and no $TRACER_INDEX: the user data directory, which may hold the example."""
+    return not os.environ.get("TRACER_INDEX")
 
 
 class _ModelProgress:
@@ -282,46 +246,22 @@ def _load_embedder(name: str, prompts: tuple[str, str] | None = None) -> tracer.
     return tracer.load_embedder(name, progress=_ModelProgress(), prompts=prompts)
 
 
-def _build_example_index(path: Path, reason: str, embedder: tracer.Embedder | None = None) -> tracer.Embedder:
-    """The bundled example as the default index; marked so it may be rebuilt when the model changes."""
-    from importlib import resources
-
+def _indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: str) -> tuple[tracer.Embedder, str]:
     import index as ix
 
-    _say(f"{reason}: building the example index from the bundled sources")
-    source = Path(str(resources.files("tracer").joinpath("example", "sources.jsonl")))
-    embedder = embedder or _load_embedder(tracer.DEFAULT_MODEL)
-    _add(path, ix.read_jsonl(source), embedder, example=True)
-    return embedder
+    return ix.indexing_embedder(name, prompts, backend, None, _ModelProgress())  # type: ignore[arg-type]
 
 
-def _describe(info: tracer.ModelInfo) -> str:
-    adapter = f", adapter {info.adapter}" if info.adapter else ""
-    return f"model {info.name!r} (dim {info.dim}{adapter})"
+def _passage_embedder(embedder: tracer.Embedder, backend: str) -> tuple[tracer.Embedder, str]:
+    import index as ix
+
+    return ix.passage_embedder(embedder, backend, _ModelProgress())  # type: ignore[arg-type]
 
 
-def _record_backend(store: Any, backend: str) -> None:
-    """The index records how its passages were embedded ("mixed" once two backends wrote to it)."""
-    recorded = store.manifest.get("passage_backend")
-    if recorded != backend:
-        store.update_manifest(passage_backend=backend if recorded in (None, backend) else "mixed")
-
-
-def _add(path: Path, docs: Any, embedder: tracer.Embedder, batch_docs: int = 64, example: bool = False,
-         backend: str = "torch", total: int | None = None) -> Any:  # fmt: skip
-    """Index ``docs`` under the write lock, with a progress bar on a terminal."""
+def _writing_bar(total: int | None) -> Any:
     from tqdm import tqdm
 
-    import index as ix
-
-    manifest = {**ix.manifest_for(embedder), **({"example": True} if example else {})}
-    total = len(docs) if total is None else total
-    bar = tqdm(total=total, unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
-    with bar, ix.IndexStore.create(path, manifest) as store, store.write_lock():
-        if store.manifest.get("example") and not example:
-            store.update_manifest(example=False)  # now holds the user's documents: never rebuild it
-        _record_backend(store, backend)
-        return ix.add_documents(store, docs, embedder, batch_docs=batch_docs, progress=bar.update)
+    return tqdm(total=total, unit="doc", desc="indexing", disable=not _progress_enabled(), file=sys.stderr)
 
 
 @main.command(DEFAULT_COMMAND)
@@ -394,10 +334,8 @@ def article_command(
     _setup_logging(verbose, quiet)
     from tqdm import tqdm
 
-    import index as ix
-    from tracer._judge import rule_for
-    from tracer._outlets import OutletTable
-    from tracer._trace import TraceOptions, trace_text
+    from tracer._api import Tracer, prepare
+    from tracer._langid import LanguageDetector
     from tracer._views import SUFFIX, render
 
     inputs, batch = _expand_inputs(articles)
@@ -410,14 +348,13 @@ def article_command(
                                 "not a file; give a directory name, or trace them one at a time")  # fmt: skip
     if not batch and output is not None and output.is_dir():
         raise tracer.InputError(f"{output}: is a directory; give a file name for the report")
-    from tracer._langid import LanguageDetector
 
     failures = 0
     detector = LanguageDetector()  # loading its model takes most of a second: once per run
-    ready: list[tuple[Any, list[Any], list[str]]] = []
+    ready = []  # every article is read and checked before any model or index is loaded
     for source in inputs:
         try:
-            ready.append(_prepare(source, max_bytes, detector))
+            ready.append(prepare(_read(source, max_bytes), detector))
         except TracerError as exc:
             if not batch:
                 raise
@@ -425,26 +362,17 @@ def article_command(
             click.echo(f"Error: {exc}", err=True)
     if not ready:
         raise tracer.InputError("none of the articles could be read")
-    path, recorded, embedder = _open_index_for_tracing(index_dir, model)
     written: set[str] = set()
     bar = tqdm(total=len(ready), unit="article", desc="tracing", disable=not (batch and _progress_enabled()),
                file=sys.stderr)  # fmt: skip
-    with bar, ix.IndexStore.open(path) as store, store.snapshot():
-        rule = rule_for(recorded.name).with_threshold(threshold)
-        outlets = OutletTable.load()  # parsed once per run, not once per article
-        options = TraceOptions(top_k=top_k, before=_before(before), known_outlets=store.outlets(), outlets=outlets)
-        for doc, sentences, warnings in ready:
-            if not rule.calibrated:
-                warnings.append(f"model {recorded.name!r} has no calibration; verdicts use a generic margin rule")
-                log.warning("%s", warnings[-1])
-            report = trace_text(doc.text, name=doc.name, embedder=embedder, index=store, rule=rule,
-                                index_info=store.describe(), options=options, warnings=warnings,
-                                tracer_version=tracer.__version__, sentences=sentences)  # fmt: skip
+    with Tracer.open(index_dir, model=model, threshold=threshold, notify=_ModelProgress()) as tracing, bar:
+        for article in ready:
+            report = tracing.trace(article, before=before, top_k=top_k)
             if not batch:
                 _write_output(render(report, fmt), output)
             elif output is not None:
                 output.mkdir(parents=True, exist_ok=True)
-                _write_output(render(report, fmt), output / _report_name(doc.name, SUFFIX[fmt], written))
+                _write_output(render(report, fmt), output / _report_name(article.name, SUFFIX[fmt], written))
             elif fmt == "json":
                 click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
             else:
@@ -477,38 +405,12 @@ def _is_url(arg: str) -> bool:
     return arg.startswith(("http://", "https://"))
 
 
-def _prepare(source: str, max_bytes: int, detector: Any) -> tuple[Any, list[Any], list[str]]:
-    """Read (or fetch) and segment one article, and warn if it is not Indonesian: before any
-    model or index is loaded, so bad input fails fast."""
+def _read(source: str, max_bytes: int) -> Any:
+    """A file, standard input or (fetched, main text extracted) an article page."""
+    from tracer._api import fetch_article
     from tracer._article import read_article
-    from tracer._langid import is_indonesian, not_indonesian_warning
-    from tracer._trace import article_sentences
 
-    doc = _fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
-    sentences = article_sentences(doc.text, doc.name)
-    warnings = []
-    guess = detector.detect(doc.text)
-    if not is_indonesian(guess):
-        warnings.append(not_indonesian_warning(guess))
-        log.warning("%s: %s", doc.name, warnings[-1])
-    return doc, sentences, warnings
-
-
-def _fetch_article(url: str, max_bytes: int) -> Any:
-    """An article page the user names: fetched once (no robots.txt: this is not crawling; any
-    address: the user chose it), decoded, main text extracted."""
-    import index as ix
-    from index._charset import decode
-    from tracer._article import article_from_html
-
-    policy = ix.FetchPolicy(max_bytes=max(max_bytes * 20, 5_000_000), retries=2, backoff=0.5)
-    with ix.Fetcher(policy) as fetcher:
-        try:
-            page = fetcher.get(url, kind="html", delay=0.0, allow_private=True, robots=False)
-        except ix.FetchError as exc:
-            raise tracer.InputError(f"cannot fetch {url}: {exc.detail}") from exc
-    text, _ = decode(page.body, page.charset)
-    return article_from_html(text, url, max_bytes)
+    return fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
 
 
 def _report_name(name: str, suffix: str, taken: set[str]) -> str:
@@ -522,69 +424,6 @@ def _report_name(name: str, suffix: str, taken: set[str]) -> str:
         candidate, n = f"{stem}-{n}{suffix}", n + 1
     taken.add(candidate)
     return candidate
-
-
-def _open_index_for_tracing(index_dir: Path | None, model: str | None) -> tuple[Path, Any, tracer.Embedder]:
-    """The index to trace against (the example on a first run) and an embedder that fits it."""
-    import index as ix
-
-    path, implicit = _resolve_index(index_dir)
-    embedder: tracer.Embedder | None = None
-    if implicit and not path.exists():
-        embedder = _build_example_index(path, f"no index at {path} yet (first run)")
-    with ix.IndexStore.open(path) as probe:
-        recorded, is_example = probe.model, bool(probe.manifest.get("example"))
-    if model is not None and model != recorded.name:
-        raise tracer.ReferenceIndexError(
-            f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
-            f"drop --model or use an index built with {model!r}"
-        )
-    if embedder is None:
-        embedder = _fast_embedder(recorded)
-    if embedder is None or not embedder.info.compatible_with(recorded):
-        embedder = _load_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
-    if not embedder.info.compatible_with(recorded):
-        if not (implicit and is_example):
-            raise tracer.ReferenceIndexError(
-                f"index at {path} was built with {_describe(recorded)}, but {recorded.name!r} now loads as "
-                f"{_describe(embedder.info)}; rebuild it with `trace index add` (into a new --index directory)"
-            )
-        import shutil
-
-        shutil.rmtree(path)
-        _build_example_index(path, f"the example index at {path} was built with another model", embedder)
-    _export_for_next_time(embedder)
-    return path, recorded, embedder
-
-
-def _fast_embedder(recorded: tracer.ModelInfo) -> tracer.Embedder | None:
-    """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
-    from tracer._onnx import exported_embedder
-
-    return exported_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
-
-
-def _export_for_next_time(embedder: tracer.Embedder) -> None:
-    """Export a model loaded through torch so the next `trace` starts fast; best effort."""
-    from tracer._onnx import available, ensure_export, exportable
-
-    if not available() or not isinstance(embedder, tracer.SentenceTransformerEmbedder):
-        return
-    if exportable(embedder.model) is not None:  # e.g. LaBSE: torch every time, nothing to warn about
-        return
-    try:
-        ensure_export(embedder, _say)  # type: ignore[arg-type]
-    except tracer.ModelError as exc:
-        log.warning("%s; tracing goes on through torch", exc)
-
-
-def _before(value: Any) -> str | None:
-    """click's naive or aware datetime as ISO; a bare date means the end of that day (UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None and (value.hour, value.minute, value.second) == (0, 0, 0):
-        return value.date().isoformat()
-    return value.isoformat()
 
 
 # -- trace index ... ----------------------------------------------------------------------
@@ -658,18 +497,9 @@ def index_add(
     jsonl = [f for f in files if f not in html]
     total = len(pages) + sum(ix.check_jsonl(f, max_doc_chars) for f in jsonl)
     docs = itertools.chain(pages, *(ix.iter_jsonl(f, max_doc_chars) for f in jsonl))
-    path, _ = _resolve_index(index_dir)
-    recorded = None
-    if ix.IndexStore.exists(path):
-        with ix.IndexStore.open(path) as existing:
-            recorded = existing.model
-        name, prompts = model or recorded.name, (recorded.query_prompt, recorded.passage_prompt)
-        if name != recorded.name:
-            prompts = None
-    else:
-        name, prompts = model or tracer.DEFAULT_MODEL, None
-    passages, backend = _indexing_embedder(name, prompts, backend, recorded)
-    summary = _add(path, docs, passages, batch_docs, backend=backend, total=total)
+    path = _index_path(index_dir)
+    with _writing_bar(total) as bar, ix.open_for_writing(path, model, backend, notify=_ModelProgress()) as writer:
+        summary = writer.add(docs, batch_docs=batch_docs, progress=bar.update)
     for empty in summary.empty:
         log.warning("%s: no sentences found in its text", empty)
     if not quiet:
@@ -728,7 +558,6 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
            source_names: tuple[str, ...], since: Any, max_articles: int | None, fmt: str, quiet: bool,
            backend: str = "torch") -> None:  # fmt: skip
     """Shared by build and refresh: open (or create) the index, crawl under the write lock, report."""
-    import shutil
     from datetime import UTC
 
     from tqdm import tqdm
@@ -737,26 +566,7 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
 
     config = ix.load_sources(sources_file)
     sources = config.select(source_names)
-    path, implicit = _resolve_index(index_dir)
-    if ix.IndexStore.exists(path):
-        with ix.IndexStore.open(path) as existing:
-            recorded, is_example = existing.model, bool(existing.manifest.get("example"))
-        if implicit and is_example:
-            _say(f"replacing the example index at {path} with one built from the outlets")
-            shutil.rmtree(path)
-            embedder, backend = _indexing_embedder(model or recorded.name, None, backend)
-        else:
-            if model is not None and model != recorded.name:
-                raise tracer.ReferenceIndexError(
-                    f"index at {path} holds vectors of model {recorded.name!r}, not {model!r}; "
-                    "drop --model or use a new --index directory"
-                )
-            prompts = (recorded.query_prompt, recorded.passage_prompt)
-            embedder, backend = _indexing_embedder(recorded.name, prompts, backend, recorded)
-    elif command == "refresh":
-        raise tracer.ReferenceIndexError(f"no index at {path}; create it with `trace index build`")
-    else:
-        embedder, backend = _indexing_embedder(model or tracer.DEFAULT_MODEL, None, backend)
+    path = _index_path(index_dir)
     options = ix.CrawlOptions(since=since.replace(tzinfo=UTC) if since else None, max_articles=max_articles)
     bar = tqdm(total=0, unit="page", desc=command, disable=not _progress_enabled(), file=sys.stderr)
 
@@ -764,11 +574,11 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
         bar.total = n
         bar.refresh()
 
-    store = ix.IndexStore.create(path, ix.manifest_for(embedder))
-    with bar, store, store.write_lock(), ix.Fetcher(config.policy) as fetcher:
-        _record_backend(store, backend)
-        crawler = ix.Crawler(store, fetcher, embedder, options, on_total=on_total, on_advance=bar.update)
-        summary = crawler.run(sources, command=command).to_dict()
+    writer = ix.open_for_writing(path, model, backend, create=command == "build",  # type: ignore[arg-type]
+                                 replace_example=index_dir is None and _implicit_index(), notify=_ModelProgress())  # fmt: skip
+    with bar, writer:
+        summary = writer.crawl(sources, config, options, command=command, on_total=on_total,
+                               on_advance=bar.update).to_dict()  # fmt: skip
     if fmt == "json":
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not quiet:
@@ -836,8 +646,7 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
     _setup_logging(verbose, quiet)
     import index as ix
 
-    path, _ = _resolve_index(index_dir)
-    with ix.IndexStore.open(path) as store:
+    with ix.IndexStore.open(_index_path(index_dir)) as store:
         stats = store.stats()
     if fmt == "json":
         click.echo(json.dumps(stats, ensure_ascii=False, indent=2))

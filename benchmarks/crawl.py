@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import index as ix
-    from cli import _indexing_embedder
+    from index import indexing_embedder
     from index._sources import Source
     from tests.site import Site
     from tracer import DEFAULT_MODEL
@@ -55,7 +55,7 @@ def main() -> None:
                               delay=0.0, allow_private=True, max_articles=10_000))  # fmt: skip
 
     t = time.perf_counter()
-    embedder, backend = _indexing_embedder(DEFAULT_MODEL, None, args.backend)  # what `index build` takes
+    embedder, backend = indexing_embedder(DEFAULT_MODEL, None, args.backend)  # what `index build` takes
     load_s = time.perf_counter() - t
     embed_s = 0.0
     real_embed = embedder.embed

@@ -1,5 +1,6 @@
 """The reference index: source documents, their sentences and vectors, stored crash-safely,
-and the crawler that builds and refreshes it from the configured outlets."""
+and the crawler that builds and refreshes it from the configured outlets.
+:func:`open_for_writing` is the entry point for adding to it."""
 
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
 from ._documents import (
@@ -16,6 +17,7 @@ from ._fetch import Fetcher, FetchError, FetchPolicy, Page
 from ._ingest import WINDOW, AddSummary, add_documents, content_sha256, manifest_for, units_for
 from ._sources import CrawlConfig, Source, load_sources, shipped_sources
 from ._store import IndexStore
+from ._writer import IndexWriter, build_example_index, indexing_embedder, open_for_writing, passage_embedder
 
 __all__ = [
     "SOURCE_LANGS",
@@ -30,17 +32,22 @@ __all__ = [
     "FetchPolicy",
     "Fetcher",
     "IndexStore",
+    "IndexWriter",
     "Page",
     "Source",
     "add_documents",
+    "build_example_index",
     "check_jsonl",
     "content_sha256",
     "document_from_html",
     "document_from_record",
+    "indexing_embedder",
     "iter_jsonl",
     "load_sources",
     "manifest_for",
+    "open_for_writing",
     "parse_published",
+    "passage_embedder",
     "read_html",
     "read_jsonl",
     "shipped_sources",

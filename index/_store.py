@@ -192,14 +192,16 @@ class IndexStore:
         return (path / DB_NAME).is_file()
 
     @classmethod
-    def open(cls, path: Path, *, writable: bool = False, exact_limit: int = _vectors.EXACT_LIMIT) -> IndexStore:
+    def open(cls, path: Path, *, writable: bool = False, exact_limit: int = _vectors.EXACT_LIMIT,
+             threads: bool = False) -> IndexStore:  # fmt: skip
+        """``threads=True``: the store may pass between threads (one at a time), as in a pool."""
         db = path / DB_NAME
         if not db.is_file():
             hint = "build one with `trace index add --index DIR FILE...`"
             if path.exists():
                 raise ReferenceIndexError(f"{path} is not a tracer index (no {DB_NAME}); {hint}")
             raise ReferenceIndexError(f"no index at {path}; {hint}")
-        conn = cls._connect(db, writable)
+        conn = cls._connect(db, writable, threads)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
             manifest = json.loads(row[0]) if row else None
@@ -246,7 +248,7 @@ class IndexStore:
         return store
 
     @staticmethod
-    def _connect(db: Path, writable: bool) -> sqlite3.Connection:
+    def _connect(db: Path, writable: bool, threads: bool = False) -> sqlite3.Connection:
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writes, snapshot() for reads).
             if writable:
@@ -257,7 +259,13 @@ class IndexStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             else:
-                conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
+                conn = sqlite3.connect(
+                    f"{db.absolute().as_uri()}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    timeout=30,
+                    check_same_thread=not threads,
+                )
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             raise ReferenceIndexError(f"cannot open index database {db}: {exc}") from exc

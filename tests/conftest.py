@@ -73,10 +73,11 @@ def runner(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
     import tracer
-    from tracer import _onnx
+    from tracer import _embed, _onnx
 
     fake = HashEmbedder()
     monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)
+    monkeypatch.setattr(_embed, "load_embedder", lambda name=None, **kw: fake)
     monkeypatch.setattr(_onnx, "exported_embedder", lambda *a, **kw: None)  # no real model through ONNX either
     return CliRunner()
 

@@ -2,14 +2,36 @@
 
 The pipeline runs one way: input -> segment -> embed -> search -> judge -> report.
 Modules are private; this package exports what callers and the ``index`` package use.
+:class:`Tracer` is the entry point for tracing (``Tracer.open(index_dir).trace(text)``).
 """
+
+from typing import TYPE_CHECKING
 
 from ._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder, load_embedder
 from ._errors import ConfigError, InputError, ModelError, ReferenceIndexError, TracerError
 from ._segment import SEGMENTER_ID, Sentence, segment
 from ._types import SourceDoc, SourceUnit
 
+if TYPE_CHECKING:
+    from ._api import Prepared, Tracer
+    from ._report import Report
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``Tracer`` and what it returns load on first use: they sit above the ``index`` package,
+    which imports this one, so importing them here eagerly would make a cycle."""
+    if name in ("Tracer", "Prepared"):
+        from . import _api
+
+        return getattr(_api, name)
+    if name == "Report":
+        from ._report import Report
+
+        return Report
+    raise AttributeError(f"module 'tracer' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -19,11 +41,14 @@ __all__ = [
     "InputError",
     "ModelError",
     "ModelInfo",
+    "Prepared",
     "ReferenceIndexError",
+    "Report",
     "Sentence",
     "SentenceTransformerEmbedder",
     "SourceDoc",
     "SourceUnit",
+    "Tracer",
     "TracerError",
     "__version__",
     "load_embedder",

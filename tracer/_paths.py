@@ -20,3 +20,10 @@ def cache_dir() -> Path:
     """``TRACER_CACHE_DIR`` if set, else the OS user cache directory (converted models live here)."""
     env = os.environ.get("TRACER_CACHE_DIR")
     return Path(env) if env else Path(platformdirs.user_cache_dir(APP))
+
+
+def resolve_index(index_dir: Path | None) -> tuple[Path, bool]:
+    """The index path and whether it is the implicit default (which may be seeded with the example)."""
+    if index_dir is not None:
+        return index_dir.expanduser(), False
+    return default_index_dir(), not os.environ.get("TRACER_INDEX")

@@ -1,0 +1,176 @@
+"""One entry point for writing an index: pick the model the index already holds (or the one
+asked for), the fastest embedder that reproduces it, and hold the write lock while adding."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterable
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from tracer import _embed
+from tracer._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
+from tracer._errors import ModelError, ReferenceIndexError
+
+from ._crawl import Crawler, CrawlOptions, CrawlSummary
+from ._documents import Document, read_jsonl
+from ._fetch import Fetcher
+from ._ingest import AddSummary, add_documents, manifest_for
+from ._sources import CrawlConfig, Source
+from ._store import IndexStore
+
+log = logging.getLogger("tracer")
+
+Backend = Literal["auto", "onnx-int8", "torch"]
+Notify = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    log.info("%s", message)
+
+
+def passage_embedder(embedder: Embedder, backend: Backend, notify: Notify = _quiet) -> tuple[Embedder, str]:
+    """The embedder for source sentences and the backend it really uses: a model the ONNX export
+    cannot reproduce (another pooling, or a stand-in) stays in torch, with a warning if int8
+    was asked for by name."""
+    if backend == "torch":
+        return embedder, "torch"
+    from tracer._onnx import int8_embedder
+
+    fallback = log.info if backend == "auto" else log.warning  # only a backend asked for by name is missed
+    if not isinstance(embedder, SentenceTransformerEmbedder):
+        fallback("onnx-int8 needs a sentence-transformers model; embedding with %s as loaded", embedder.info.name)
+        return embedder, "torch"
+    try:
+        return int8_embedder(embedder, notify), "onnx-int8"
+    except ModelError as exc:
+        fallback("%s; embedding with torch float32 instead", exc)
+        return embedder, "torch"
+
+
+def indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: Backend, recorded: ModelInfo | None = None,
+                      notify: Notify = _quiet) -> tuple[Embedder, str]:  # fmt: skip
+    """The model's int8 export alone when it exists (torch is then never loaded: faster start,
+    ~1 GB less memory), else the model through torch and ``passage_embedder``. A model that
+    does not fit the ``recorded`` one of an existing index is not exported: the index refuses it."""
+    if backend in ("auto", "onnx-int8"):
+        from tracer._onnx import exported_embedder
+
+        found = exported_embedder(name, prompts, "int8")
+        if found is not None:
+            return found, "onnx-int8"
+    embedder = _embed.load_embedder(name, progress=notify, prompts=prompts)
+    if recorded is not None and not embedder.info.compatible_with(recorded):
+        return embedder, "torch"
+    return passage_embedder(embedder, backend, notify)
+
+
+def example_sources() -> Path:
+    """The bundled example's source documents (shipped inside the ``tracer`` package)."""
+    return Path(str(resources.files("tracer").joinpath("example", "sources.jsonl")))
+
+
+class IndexWriter:
+    """An index open for writing under its lock, with the embedder its passages are made with.
+
+    Use as a context manager; :func:`open_for_writing` makes one."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, backend: str) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.backend = backend
+        self._lock = store.write_lock()
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    def __enter__(self) -> IndexWriter:
+        try:
+            self._lock.__enter__()
+        except BaseException:
+            self.store.close()
+            raise
+        recorded = self.store.manifest.get("passage_backend")
+        if recorded != self.backend:  # how passages were embedded; "mixed" once two backends wrote
+            self.store.update_manifest(passage_backend=self.backend if recorded in (None, self.backend) else "mixed")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self._lock.__exit__(kind, exc, tb)
+        finally:
+            self.store.close()
+
+    def add(self, docs: Iterable[Document], *, batch_docs: int = 64, progress: Callable[[int], None] | None = None,
+            example: bool = False) -> AddSummary:  # fmt: skip
+        """Store ``docs`` in atomic batches (same URL: replaced) and publish the new generation."""
+        if self.store.manifest.get("example") and not example:
+            self.store.update_manifest(example=False)  # now holds the user's documents: never rebuild it
+        return add_documents(self.store, docs, self.embedder, batch_docs=batch_docs, progress=progress)
+
+    def crawl(self, sources: list[Source], config: CrawlConfig, options: CrawlOptions, *, command: str = "build",
+              fetcher: Fetcher | None = None, on_total: Callable[[int], None] | None = None,
+              on_advance: Callable[[int], None] | None = None) -> CrawlSummary:  # fmt: skip
+        """Crawl ``sources`` into the index (``fetcher``: a test's own transport; default: ``config.policy``)."""
+        if self.store.manifest.get("example"):
+            self.store.update_manifest(example=False)
+        own = fetcher is None
+        fetcher = fetcher or Fetcher(config.policy)
+        try:
+            crawler = Crawler(self.store, fetcher, self.embedder, options, on_total=on_total, on_advance=on_advance)
+            return crawler.run(sources, command=command)
+        finally:
+            if own:
+                fetcher.close()
+
+
+def open_for_writing(path: str | Path, model: str | None = None, backend: Backend = "auto", *,
+                     create: bool = True, replace_example: bool = False, example: bool = False,
+                     notify: Notify = _quiet) -> IndexWriter:  # fmt: skip
+    """Open (or create) the index at ``path`` for writing.
+
+    An existing index keeps its own model (``model`` naming another is refused); a new one is
+    made with ``model`` or the default. ``create=False`` refuses a missing index;
+    ``replace_example=True`` deletes the bundled example index found there first.
+
+    >>> with open_for_writing("/srv/tracer/index") as writer:  # doctest: +SKIP
+    ...     writer.add(read_jsonl(Path("sources.jsonl")))
+    """
+    path = Path(path).expanduser()
+    recorded: ModelInfo | None = None
+    if IndexStore.exists(path):
+        with IndexStore.open(path) as existing:
+            recorded, is_example = existing.model, bool(existing.manifest.get("example"))
+        if replace_example and is_example:
+            notify(f"replacing the example index at {path}")
+            shutil.rmtree(path)
+            model, recorded = model or recorded.name, None
+        elif model is not None and model != recorded.name:
+            raise ReferenceIndexError(
+                f"index at {path} holds vectors of model {recorded.name!r}, not {model!r}; "
+                "drop --model or use a new --index directory"
+            )
+    elif not create:
+        raise ReferenceIndexError(f"no index at {path}; create it with `trace index build`")
+    if recorded is not None:
+        embedder, used = indexing_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt), backend,
+                                           recorded, notify)  # fmt: skip
+    else:
+        embedder, used = indexing_embedder(model or DEFAULT_MODEL, None, backend, None, notify)
+    return writer_for(path, embedder, used, example=example)
+
+
+def writer_for(path: Path, embedder: Embedder, backend: str, *, example: bool = False) -> IndexWriter:
+    """A writer over an embedder the caller already has (e.g. the one a tracer just loaded)."""
+    manifest = {**manifest_for(embedder), **({"example": True} if example else {})}
+    return IndexWriter(IndexStore.create(path, manifest), embedder, backend)
+
+
+def build_example_index(path: Path, embedder: Embedder, backend: str = "torch") -> AddSummary:
+    """The bundled example as an index at ``path``; marked so it may be rebuilt when the model changes."""
+    with writer_for(path, embedder, backend, example=True) as writer:
+        return writer.add(read_jsonl(example_sources()), example=True)

@@ -1,0 +1,300 @@
+"""The library's one entry point for tracing: open an index once, trace many articles.
+
+This module sits above both halves (it opens an ``index`` store); nothing below imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+
+from . import _embed
+from ._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
+from ._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
+from ._errors import InputError, ModelError, ReferenceIndexError
+from ._judge import DecisionRule, rule_for
+from ._langid import LanguageDetector, is_indonesian, not_indonesian_warning
+from ._outlets import OutletTable
+from ._paths import resolve_index
+from ._report import Report
+from ._segment import Sentence
+from ._trace import TraceOptions, article_sentences, trace_text
+
+log = logging.getLogger("tracer")
+
+Notify = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    log.info("%s", message)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article read, segmented and language-checked: ready to trace, before any model loads."""
+
+    name: str
+    text: str
+    sentences: list[Sentence]
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(article: Article, detector: LanguageDetector) -> Prepared:
+    """Segment ``article`` and warn if it is not Indonesian (bad input fails here, cheaply)."""
+    sentences = article_sentences(article.text, article.name)
+    warnings = []
+    guess = detector.detect(article.text)
+    if not is_indonesian(guess):
+        warnings.append(not_indonesian_warning(guess))
+        log.warning("%s: %s", article.name, warnings[-1])
+    return Prepared(article.name, article.text, sentences, warnings)
+
+
+def before_iso(value: str | date | datetime | None) -> str | None:
+    """An article date as ISO; a bare date (or midnight without a zone) means that whole day (UTC)."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value) if len(value.strip()) == 10 else datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InputError(f"before: {value!r} is not a date; give YYYY-MM-DD or an ISO date and time") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None and (value.hour, value.minute, value.second) == (0, 0, 0):
+            return value.date().isoformat()
+        return value.isoformat()
+    return None if value is None else value.isoformat()
+
+
+def fetch_article(url: str, max_bytes: int = DEFAULT_MAX_BYTES, *, allow_private: bool = True) -> Article:
+    """An article page someone names: fetched once (no robots.txt: this is not crawling),
+    decoded, main text extracted. ``allow_private=False`` refuses loopback and private hosts."""
+    import index as ix
+    from index._charset import decode as decode_page
+
+    policy = ix.FetchPolicy(max_bytes=max(max_bytes * 20, 5_000_000), retries=2, backoff=0.5)
+    with ix.Fetcher(policy) as fetcher:
+        try:
+            page = fetcher.get(url, kind="html", delay=0.0, allow_private=allow_private, robots=False)
+        except ix.FetchError as exc:
+            raise InputError(f"cannot fetch {url}: {exc.detail}") from exc
+    text, _ = decode_page(page.body, page.charset)
+    return article_from_html(text, url, max_bytes)
+
+
+def _describe(info: ModelInfo) -> str:
+    adapter = f", adapter {info.adapter}" if info.adapter else ""
+    return f"model {info.name!r} (dim {info.dim}{adapter})"
+
+
+def _fast_embedder(recorded: ModelInfo) -> Embedder | None:
+    """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
+    from ._onnx import exported_embedder
+
+    return exported_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
+
+
+def _export_for_next_time(embedder: Embedder, notify: Notify) -> None:
+    """Export a model loaded through torch so the next start is fast; best effort."""
+    from ._onnx import available, ensure_export, exportable
+
+    if not available() or not isinstance(embedder, SentenceTransformerEmbedder):
+        return
+    if exportable(embedder.model) is not None:  # e.g. LaBSE: torch every time, nothing to warn about
+        return
+    try:
+        ensure_export(embedder, notify)
+    except ModelError as exc:
+        log.warning("%s; tracing goes on through torch", exc)
+
+
+def _seed_example(path: Path, reason: str, embedder: Embedder | None, notify: Notify) -> Embedder:
+    from index._writer import build_example_index
+
+    notify(f"{reason}: building the example index from the bundled sources")
+    embedder = embedder or _embed.load_embedder(DEFAULT_MODEL, progress=notify)
+    build_example_index(path, embedder)
+    return embedder
+
+
+def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: Notify) -> tuple[ModelInfo, Embedder]:
+    """The model recorded in the index at ``path`` (the example on a first run) and an embedder
+    that reproduces it; the implicit example index is rebuilt when the model has changed."""
+    import index as ix
+
+    embedder: Embedder | None = None
+    if implicit and not path.exists():
+        embedder = _seed_example(path, f"no index at {path} yet (first run)", None, notify)
+    with ix.IndexStore.open(path) as probe:
+        recorded, is_example = probe.model, bool(probe.manifest.get("example"))
+    if model is not None and model != recorded.name:
+        raise ReferenceIndexError(
+            f"index at {path} was built with model {recorded.name!r}, not {model!r}; "
+            f"drop --model or use an index built with {model!r}"
+        )
+    if embedder is None:
+        embedder = _fast_embedder(recorded)
+    if embedder is None or not embedder.info.compatible_with(recorded):
+        embedder = _embed.load_embedder(recorded.name, progress=notify,
+                                 prompts=(recorded.query_prompt, recorded.passage_prompt))  # fmt: skip
+    if not embedder.info.compatible_with(recorded):
+        if not (implicit and is_example):
+            raise ReferenceIndexError(
+                f"index at {path} was built with {_describe(recorded)}, but {recorded.name!r} now loads as "
+                f"{_describe(embedder.info)}; rebuild it with `trace index add` (into a new --index directory)"
+            )
+        shutil.rmtree(path)
+        _seed_example(path, f"the example index at {path} was built with another model", embedder, notify)
+    _export_for_next_time(embedder, notify)
+    return recorded, embedder
+
+
+class Tracer:
+    """Traces Indonesian articles against one reference index.
+
+    Opening loads the model and the decision rule once; each :meth:`trace` reads one consistent
+    generation of the index (a refresh published meanwhile is used from the next call on, while
+    calls already running finish on theirs). Safe to call from several threads.
+
+    >>> from tracer import Tracer  # doctest: +SKIP
+    >>> with Tracer.open() as t:  # the bundled example index on a first run
+    ...     report = t.trace(open("artikel.txt").read(), name="artikel.txt", before="2025-07-25")
+    ...     [s.status for s in report.sentences][:3]
+    ['possible', 'traced', 'traced']
+    """
+
+    def __init__(self, path: Path, embedder: Embedder, rule: DecisionRule, *,
+                 detector: LanguageDetector | None = None, outlets: OutletTable | None = None) -> None:  # fmt: skip
+        import index as ix
+
+        self.path = path
+        self.embedder = embedder
+        self.rule = rule
+        self._detector = detector
+        self.outlets = outlets or OutletTable.load()
+        self._stores: queue.SimpleQueue[ix.IndexStore] = queue.SimpleQueue()
+        self._all: list[ix.IndexStore] = []
+        self._guard = threading.Lock()
+        self._embed_lock = threading.Lock()  # torch tokenizers are not re-entrant; ONNX uses both cores anyway
+        with self._store() as store:  # fails now, not at the first request, if the index is unreadable
+            store.vector_index()
+
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, *, model: str | None = None, threshold: float | None = None,
+             notify: Notify = _quiet) -> Tracer:  # fmt: skip
+        """Open the index at ``index_dir`` (default: ``$TRACER_INDEX``, else the user data
+        directory, seeded with the bundled example on a first run) with the model it was built
+        with. ``model`` only checks that it is that one; ``threshold`` overrides the calibrated one;
+        ``notify`` receives progress notices (model conversion, first-run seeding)."""
+        path, implicit = resolve_index(Path(index_dir) if index_dir is not None else None)
+        recorded, embedder = _embedder_for_index(path, implicit, model, notify)
+        rule = rule_for(recorded.name).with_threshold(threshold)
+        return cls(path, embedder, rule)
+
+    @property
+    def detector(self) -> LanguageDetector:
+        """Loaded on first use (most of a second): callers that prepare articles themselves never need it."""
+        if self._detector is None:
+            self._detector = LanguageDetector()
+        return self._detector
+
+    # -- the store pool ----------------------------------------------------------------------
+
+    @contextmanager
+    def _store(self) -> Iterator[object]:
+        """A store for this call: one per concurrent caller (a SQLite connection and its faiss
+        index are used by one thread at a time), reused across calls, caught up per generation."""
+        import index as ix
+
+        try:
+            store = self._stores.get_nowait()
+        except queue.Empty:
+            store = ix.IndexStore.open(self.path, threads=True)
+            with self._guard:
+                self._all.append(store)
+        try:
+            with store.snapshot():
+                yield store
+        finally:
+            self._stores.put(store)
+
+    # -- tracing -------------------------------------------------------------------------------
+
+    def prepare(self, text: str, name: str = "<text>", max_bytes: int = DEFAULT_MAX_BYTES) -> Prepared:
+        """Check and segment ``text`` (an article's own text, not a path): empty, binary-looking
+        or oversized text is refused with an :class:`InputError`."""
+        return prepare(decode(text.encode("utf-8", "surrogatepass"), name, max_bytes), self.detector)
+
+    def trace(self, article: str | Prepared, *, name: str = "<text>", before: str | date | datetime | None = None,
+              top_k: int = 3, threshold: float | None = None) -> Report:  # fmt: skip
+        """Trace an article's text (or one already :meth:`prepare`-d). ``before``: the article's
+        own date; sources published later are ignored."""
+        if not 1 <= top_k <= 20:
+            raise InputError(f"top_k: {top_k} is out of range; give 1 to 20")
+        prepared = article if isinstance(article, Prepared) else self.prepare(article, name)
+        rule = self.rule.with_threshold(threshold)
+        warnings = list(prepared.warnings)
+        if not rule.calibrated:
+            warnings.append(f"model {rule.model!r} has no calibration; verdicts use a generic margin rule")
+            log.warning("%s", warnings[-1])
+        from . import __version__
+
+        with self._store() as store:
+            options = TraceOptions(top_k=top_k, before=before_iso(before), known_outlets=store.outlets(),
+                                   outlets=self.outlets)  # fmt: skip
+            return trace_text(prepared.text, name=prepared.name, embedder=_Locked(self.embedder, self._embed_lock),
+                              index=store, rule=rule, index_info=store.describe(), options=options, warnings=warnings,
+                              tracer_version=__version__, sentences=prepared.sentences)  # fmt: skip
+
+    def trace_url(self, url: str, *, allow_private: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
+                  before: str | date | datetime | None = None, top_k: int = 3,
+                  threshold: float | None = None) -> Report:  # fmt: skip
+        """Fetch an article page, extract its text and trace it."""
+        article = fetch_article(url, max_bytes, allow_private=allow_private)
+        return self.trace(prepare(article, self.detector), before=before, top_k=top_k, threshold=threshold)
+
+    def stats(self) -> dict[str, object]:
+        """The index's statistics (``trace index stats --format json``)."""
+        with self._store() as store:
+            return store.stats()
+
+    @property
+    def generation(self) -> int:
+        with self._store() as store:
+            return store.generation
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._guard:
+            for store in self._all:
+                store.close()
+            self._all.clear()
+
+    def __enter__(self) -> Tracer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class _Locked:
+    """An embedder whose calls run one at a time."""
+
+    def __init__(self, inner: Embedder, lock: threading.Lock) -> None:
+        self._inner = inner
+        self._lock = lock
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._inner.info
+
+    def embed(self, texts: object, *, role: str, show_progress: bool = False) -> object:
+        with self._lock:
+            return self._inner.embed(texts, role=role, show_progress=show_progress)  # type: ignore[arg-type]
