@@ -951,6 +951,87 @@ def eval_command(data: tuple[Path, ...], model: str, absent: float, seed: int, r
 # -- trace model ... -------------------------------------------------------------------------
 
 
+# -- trace serve -------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@main.command("serve")
+@index_option
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; another than loopback needs --token."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--token", envvar="TRACER_TOKEN", default=None,
+              help="Bearer token the API and the page require [default: $TRACER_TOKEN; none on loopback].")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Articles traced at once (one per CPU core is right).")  # fmt: skip
+@click.option("--queue", "queue_size", type=click.IntRange(0), default=8, show_default=True,
+              help="Requests that may wait for a worker; past that, 503 with Retry-After.")  # fmt: skip
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Seconds one request may take, waiting included; past that, 503.")  # fmt: skip
+@click.option("--max-body-bytes", type=click.IntRange(1), default=1_000_000, show_default=True,
+              help="Largest request body.")  # fmt: skip
+@click.option("--max-sentences", type=click.IntRange(1), default=300, show_default=True,
+              help="Longest article, in sentences; longer ones get 413.")  # fmt: skip
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Confidence needed for 'traced' [default: the model's calibrated threshold].")  # fmt: skip
+@click.option("--allow-private-urls", is_flag=True,
+              help="Let URL tracing fetch loopback and private addresses (refused by default).")  # fmt: skip
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Allow browser calls from this origin (repeatable) [default: no CORS].")  # fmt: skip
+@common_options
+@errors_to_exit
+def serve_command(index_dir: Path | None, host: str, port: int, token: str | None, workers: int, queue_size: int,
+                  timeout: float, max_body_bytes: int, max_sentences: int, threshold: float | None,
+                  allow_private_urls: bool, cors_origins: tuple[str, ...], verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Run tracer as a service: the editors' page at /, the API at /v1/trace and /v1/index,
+    /healthz, /readyz and /openapi.json. The model and index load once, after the port is
+    bound (/readyz says when); a refresh published meanwhile is used from the next request on.
+    One access line per request on stderr. Stop with Ctrl-C (or SIGTERM)."""
+    _setup_logging(verbose, quiet)
+    import uvicorn
+
+    import index as ix
+    from tracer._api import Tracer
+    from tracer._paths import resolve_index
+    from tracer._service import ServiceSettings, create_app
+
+    if not _is_loopback(host) and not token:
+        raise tracer.InputError(f"--host {host} is not a loopback address: set a token (--token or TRACER_TOKEN) "
+                                "so that only your newsroom can use the service")  # fmt: skip
+    path, implicit = resolve_index(index_dir)
+    if not implicit:
+        ix.IndexStore.open(path).close()  # a wrong --index fails now, before the port is bound
+    if not quiet:
+        logging.getLogger("tracer.access").setLevel(logging.INFO)
+    settings = ServiceSettings(max_body_bytes=max_body_bytes, max_sentences=max_sentences, timeout=timeout,
+                               workers=workers, queue=queue_size, token=token, allow_private_urls=allow_private_urls,
+                               cors_origins=cors_origins)  # fmt: skip
+    fatal: list[TracerError] = []
+
+    def stop(exc: TracerError) -> None:
+        fatal.append(exc)
+        server.should_exit = True
+
+    app = create_app(lambda: Tracer.open(path, threshold=threshold, notify=_say), settings, on_fatal=stop)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                           server_header=False, lifespan="on"))  # fmt: skip
+    _say(f"serving on http://{host}:{port}/ (index {path}); loading the model")
+    server.run()
+    if fatal:
+        raise fatal[0]
+
+
 @main.group("model")
 def model_group() -> None:
     """Prepare and adapt the embedding model."""
@@ -995,7 +1076,8 @@ def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs:
     from tqdm import tqdm
 
     from tracer._embed import load_sentence_transformer, prompts_for, resolve
-    from tracer._tune import TuneSettings, read_pairs, tatoeba_pairs, train_adapter
+    from tracer._evaluate import tatoeba_pairs
+    from tracer._tune import TuneSettings, read_pairs, train_adapter
 
     data = tatoeba_pairs(tatoeba) if tatoeba else []
     for path in pairs:

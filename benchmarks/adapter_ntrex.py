@@ -21,8 +21,8 @@ DATA = ROOT.parent / "shared" / "data"
 
 def main() -> None:
     from tracer._embed import load_embedder, load_sentence_transformer, resolve
-    from tracer._evaluate import calibrate, read_parallel_tsv, run_protocol, score_by_lang, split_of
-    from tracer._tune import TuneSettings, tatoeba_pairs, train_adapter
+    from tracer._evaluate import calibrate, read_parallel_tsv, run_protocol, score_by_lang, split_of, tatoeba_pairs
+    from tracer._tune import TuneSettings, train_adapter
 
     out = Path(sys.argv[1])
     docs = read_parallel_tsv(DATA / "ntrex" / "ntrex-dev.tsv")

@@ -17,7 +17,7 @@ from ._fetch import Fetcher, FetchError, FetchPolicy, Page
 from ._ingest import WINDOW, AddSummary, add_documents, content_sha256, manifest_for, units_for
 from ._sources import CrawlConfig, Source, load_sources, shipped_sources
 from ._store import IndexStore
-from ._writer import IndexWriter, build_example_index, indexing_embedder, open_for_writing, passage_embedder
+from ._writer import IndexWriter, build_example_index, indexing_embedder, open_for_writing, passage_embedder, writer_for
 
 __all__ = [
     "SOURCE_LANGS",
@@ -52,4 +52,5 @@ __all__ = [
     "read_jsonl",
     "shipped_sources",
     "units_for",
+    "writer_for",
 ]

@@ -120,22 +120,27 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
     host = parts.hostname
     if not host:
         raise FetchError(url, "bad_url", "the URL has no host")
-    if allow_private:
-        return
     try:
         addresses = [host] if _is_ip(host) else resolver(host, parts.port or (443 if parts.scheme == "https" else 80))
     except FetchError as exc:
         raise type(exc)(url, exc.reason, exc.detail) from exc
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        mapped = getattr(ip, "ipv4_mapped", None)
-        if not (mapped or ip).is_global:
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        if ip.is_link_local or ip in _METADATA:  # cloud metadata endpoints: never, whatever is allowed
+            raise FetchError(url, "private_address", f"{host} resolves to the link-local address {address}, "
+                             "which tracer never fetches (cloud metadata services live there)")  # fmt: skip
+        if not allow_private and not ip.is_global:
             raise FetchError(
                 url,
                 "private_address",
-                f"{host} resolves to the non-public address {address}; set allow_private = true for this source "
-                "if that is intended",
+                f"{host} resolves to the non-public address {address}; if that is intended, allow private "
+                "addresses (allow_private = true for a crawled source, --allow-private-urls for trace serve)",
             )
+
+
+_METADATA = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
+"""Metadata services outside the link-local ranges (Alibaba Cloud, AWS over IPv6)."""
 
 
 def _is_ip(host: str) -> bool:

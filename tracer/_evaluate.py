@@ -595,6 +595,16 @@ def read_tatoeba(directory: Path) -> dict[str, tuple[list[str], list[str]]]:
     return sets
 
 
+def tatoeba_pairs(directory: Path) -> list[tuple[str, str]]:
+    """(non-English, English) training pairs from LASER's Tatoeba files, empty lines skipped."""
+    return [
+        (x.strip(), y.strip())
+        for xs, ys in read_tatoeba(directory).values()
+        for x, y in zip(xs, ys, strict=True)
+        if x.strip() and y.strip()
+    ]
+
+
 def tatoeba_accuracy(embedder: Embedder, directory: Path) -> dict[str, object]:
     """Top-1 accuracy of nearest-neighbour search between the aligned sides of LASER's
     Tatoeba test sets, both directions (as published for MTEB/LASER), per language pair."""

@@ -34,18 +34,6 @@ class TuneSettings:
     seed: int = 0
 
 
-def tatoeba_pairs(directory: Path) -> list[tuple[str, str]]:
-    """(non-English, English) training pairs from LASER's Tatoeba files, empty lines skipped."""
-    from ._evaluate import read_tatoeba
-
-    return [
-        (x.strip(), y.strip())
-        for xs, ys in read_tatoeba(directory).values()
-        for x, y in zip(xs, ys, strict=True)
-        if x.strip() and y.strip()
-    ]
-
-
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     """Two tab-separated columns per line: a translation and its original."""
     from ._errors import InputError

@@ -261,11 +261,14 @@ def _row(s: SentenceResult) -> str:
     )
 
 
-def render_html(report: Report) -> str:
-    """One self-contained page: no scripts, no external files, every text escaped."""
+def page_title(report: Report) -> str:
+    """The article's file name or URL, not where it sits on the disk."""
     name = str(report.article.get("name"))
-    # the page title names the article, not where it sits on the disk: a file's name, or the URL
-    name = html.escape(name if "://" in name else name.replace("\\", "/").rsplit("/", 1)[-1])
+    return name if "://" in name else name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def render_html_body(report: Report) -> str:
+    """The report's header, rows and sources (escaped), for a page of its own or the service's page."""
     rows = "\n".join(_row(s) for s in report.sentences)
     sources = (
         "".join(
@@ -277,16 +280,7 @@ def render_html(report: Report) -> str:
         or "<li>No source found for any sentence.</li>"
     )
     warnings = "".join(f'<p class="meta">warning: {html.escape(w)}</p>' for w in report.warnings)
-    return _clean(f"""<!DOCTYPE html>
-<html lang="id">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tracer: {name}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<header>
+    return _clean(f"""<header>
 <h1>{html.escape(_headline(report))}</h1>
 <p class="meta">tracer {html.escape(report.tracer_version)} · index of {report.index.get("documents")} documents ·
 {html.escape(str(report.decision.get("operating_point", "")))}</p>
@@ -299,7 +293,24 @@ def render_html(report: Report) -> str:
 <footer>
 <h2 style="font-size:1rem">Sources, most used first</h2>
 <ul>{sources}</ul>
-</footer>
+</footer>""")
+
+
+REPORT_CSS = _CSS
+
+
+def render_html(report: Report) -> str:
+    """One self-contained page: no scripts, no external files, every text escaped."""
+    return _clean(f"""<!DOCTYPE html>
+<html lang="id">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tracer: {html.escape(page_title(report))}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+{render_html_body(report)}
 </body>
 </html>
 """)
