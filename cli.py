@@ -242,22 +242,6 @@ class _ModelProgress:
             self._bar.close()
 
 
-def _load_embedder(name: str, prompts: tuple[str, str] | None = None) -> tracer.Embedder:
-    return tracer.load_embedder(name, progress=_ModelProgress(), prompts=prompts)
-
-
-def _indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: str) -> tuple[tracer.Embedder, str]:
-    import index as ix
-
-    return ix.indexing_embedder(name, prompts, backend, None, _ModelProgress())  # type: ignore[arg-type]
-
-
-def _passage_embedder(embedder: tracer.Embedder, backend: str) -> tuple[tracer.Embedder, str]:
-    import index as ix
-
-    return ix.passage_embedder(embedder, backend, _ModelProgress())  # type: ignore[arg-type]
-
-
 def _writing_bar(total: int | None) -> Any:
     from tqdm import tqdm
 
@@ -675,47 +659,6 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
 # -- trace calibrate / eval -----------------------------------------------------------------
 
 
-def _protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str,
-                       backend: str = "torch", layouts: tuple[str, ...] = ("runs",)) -> tuple[list[Any], str, str]:  # fmt: skip
-    """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
-    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
-
-    wanted = tuple(x.strip() for x in langs.split(",") if x.strip())
-    bad = [x for x in wanted if x not in ("en", "ru", "uk")]
-    if bad or not wanted:
-        raise tracer.InputError(f"--langs must list some of en, ru, uk, got {langs!r}")
-    docs = read_parallel_tsv(data)
-    embedder, backend = _passage_embedder(_load_embedder(model), backend)
-    with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
-        _say(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
-             f"{runs} run(s) from seed {seed}, layout{'s' if len(layouts) > 1 else ''} {', '.join(layouts)}")  # fmt: skip
-        protocol = Protocol(langs=wanted, absent=absent, seed=seed, layouts=layouts)
-        outcomes = run_protocols(docs, embedder, Path(tmp), protocol, runs)
-    return outcomes, embedder.info.name, backend
-
-
-def _ablate_seeds(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise tracer.InputError(f"--ablate takes comma-separated seeds such as 1,2,3 (or ''), got {text!r}") from None
-
-
-def _case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...]) -> list[Any]:
-    """Outcomes of real cases and their ablated variants, indexed as `trace index add` does
-    (the default passage backend) and traced as `trace` does."""
-    from tracer._cases import case_variants, run_cases
-    from tracer._evaluate import Protocol
-
-    variants = case_variants(paths, seeds)
-    query = _load_embedder(model)
-    passages, _ = _passage_embedder(query, "auto")
-    cases = len(variants) // (1 + len(seeds))
-    _say(f"indexing and tracing {cases} real case(s) and {len(variants) - cases} ablated variant(s)")
-    with tempfile.TemporaryDirectory(prefix="tracer-cases-") as tmp:
-        return run_cases(variants, query, passages, Path(tmp), margin_k=Protocol().margin_k)
-
-
 def layout_option(func: F) -> F:
     return click.option(
         "--layout",
@@ -726,10 +669,6 @@ def layout_option(func: F) -> F:
         "'mixed' (as compiled news does: dropped sentences, single borrowings, shuffled runs, swapped and merged "
         "pairs, inline credits), or both.",
     )(func)
-
-
-def _layouts(layout: str) -> tuple[str, ...]:
-    return ("runs", "mixed") if layout == "all" else (layout,)
 
 
 def ablate_option(func: F) -> F:
@@ -801,52 +740,16 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
     using only the calibration half of its documents, and on real cases; `trace eval` reports
     on the other half (and, for real cases, `benchmarks/real_cases.py` leaves one case out)."""
     _setup_logging(verbose, quiet)
-    from tracer._evaluate import OperatingPoint, Protocol, calibrate
-    from tracer._judge import GENERIC, SENTENCE_FEATURES, user_calibration_path
+    from tracer._judge import user_calibration_path
+    from tracer._measure import calibrate_into
 
     target = output or user_calibration_path()
-    try:
-        payload = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {"rules": {}}
-        rules = payload["rules"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise tracer.InputError(f"{target} is not a tracer calibration file ({exc}); choose another --output") from exc
-    seeds_ablated = _ablate_seeds(ablate)
-    outcomes, name, _ = _protocol_outcomes(data, model, absent, seed, runs, langs, layouts=_layouts(layout))
-    calib = [o for o in outcomes if o.query.split == "calib"]
-    seeds = f"seed {seed}" if runs == 1 else f"{runs} runs, seeds {seed}-{seed + runs - 1}"
-    note = f" ({data.name}, calibration half, {seeds}, {absent:.0%} of documents absent, layout {layout}"
-    if case_paths:
-        real = _case_outcomes(case_paths, model, seeds_ablated)
-        names = sorted({o.query.split for o in real})
-        note += f"; real cases {', '.join(names)}, ablated with seeds {ablate or 'none'}"
-        calib += real
-    note += ")"
-    k = Protocol().margin_k
-    point = OperatingPoint(max_wrong_source=max_wrong_source, max_wrong_real=max_wrong_real)
-    _, rules[name] = calibrate(calib, model=name, margin_k=k, point=point, description=note)
-    if generic:
-        cosine_free = [f for f in SENTENCE_FEATURES if f != "cosine"]
-        _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, point=point, features=cosine_free,
-                                      description=note + f", cosine-free fit on {name}")  # fmt: skip
+    name, text = calibrate_into(target, data, model=model, absent=absent, seed=seed, runs=runs, langs=langs,
+                                layout=layout, case_paths=case_paths, ablate=ablate, max_wrong_source=max_wrong_source,
+                                max_wrong_real=max_wrong_real, generic=generic, notify=_ModelProgress())  # fmt: skip
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", target)
+    _write_output(text, target)
     _say(f"calibration of {name!r} written to {target}")
-
-
-def _case_scores(outcomes: list[Any], rule: Any) -> dict[str, object]:
-    """Figures per real case and variant, and pooled over the cases and over their ablated variants."""
-    from tracer._evaluate import score
-
-    by_case: dict[str, list[Any]] = {}
-    for o in outcomes:
-        by_case.setdefault(o.query.doc_id, []).append(o)
-    result: dict[str, object] = {name: score(group, rule) for name, group in by_case.items()}
-    full = [o for o in outcomes if o.query.doc_id == o.query.split]
-    variants = [o for o in outcomes if o.query.doc_id != o.query.split]
-    result["all cases"] = score(full, rule)
-    if variants:
-        result["all ablated variants"] = score(variants, rule)
-    return result
 
 
 @main.command("eval")
@@ -891,60 +794,18 @@ def eval_command(data: tuple[Path, ...], model: str, absent: float, seed: int, r
     (standard top-1 accuracy of nearest-neighbour search in both directions).
     """
     _setup_logging(verbose, quiet)
-    from tracer._cases import is_case
-    from tracer._evaluate import pr_curve, score_by_lang, tatoeba_accuracy
-    from tracer._judge import rule_for
+    from tracer._measure import evaluate
 
-    tables = [p for p in data if p.is_file()]
-    case_paths = tuple(p for p in data if p.is_dir() and (is_case(p) or any(is_case(q) for q in p.iterdir())))
-    tatoeba = [p for p in data if p.is_dir() and p not in case_paths]
-    if tatoeba:
-        if not any(tatoeba[0].glob("tatoeba.*-eng.*")):
-            raise tracer.InputError(f"{tatoeba[0]}: neither a real case folder (gold.json, sources.jsonl), "
-                                    "a folder of them, nor a folder of LASER Tatoeba files")  # fmt: skip
-        if len(data) > 1:
-            raise tracer.InputError(f"{tatoeba[0]}: a Tatoeba folder is measured alone; give it without other DATA")
-        embedder = _load_embedder(model)
-        result = {"model": embedder.info.name, "adapter": embedder.info.adapter, **tatoeba_accuracy(embedder, data[0])}
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        return
-    if len(tables) > 1:
-        raise tracer.InputError("give one parallel TSV at a time")
     if plot is not None and plot.suffix.lower() != ".svg":
         raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
-    seeds_ablated = _ablate_seeds(ablate)
-    rule = rule_for(model).with_threshold(threshold)
-    result: dict[str, Any] = {"model": model, "decision": rule.describe()}
-    chosen: list[Any] = []
-    if tables:
-        outcomes, name, backend = _protocol_outcomes(tables[0], model, absent, seed, runs, langs, backend,
-                                                     _layouts(layout))  # fmt: skip
-        chosen = [o for o in outcomes if split == "all" or o.query.split == split]
-        result.update({"model": name, "passage_backend": backend, "split": split, **score_by_lang(chosen, rule)})
-        result["layouts"] = {
-            lay: score_by_lang([o for o in chosen if o.query.layout == lay], rule) for lay in _layouts(layout)
-        }
-    groups: dict[str, list[Any]] = {}
-    if tables:
-        groups["overall"] = chosen
-        groups.update({lay: [o for o in chosen if o.query.layout == lay] for lay in _layouts(layout)})
-    if case_paths:
-        real = _case_outcomes(case_paths, model, seeds_ablated)
-        result["cases"] = _case_scores(real, rule)
-        groups["real cases"] = [o for o in real if o.query.doc_id == o.query.split]
-        if seeds_ablated:
-            groups["real ablated"] = [o for o in real if o.query.doc_id != o.query.split]
-    curves = {key: pr_curve(group, rule) for key, group in groups.items()}
-    result["curve"] = curves
+    result, curves, operating = evaluate(data, model=model, absent=absent, seed=seed, runs=runs, langs=langs,
+                                         layout=layout, ablate=ablate, split=split, threshold=threshold,
+                                         backend=backend, notify=_ModelProgress())  # fmt: skip
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    if plot is not None:
+    if plot is not None and curves:
         from tracer._plot import pr_svg
 
-        operating = {}
-        for key, group in groups.items():
-            point = pr_curve(group, rule, [rule.threshold])[0]
-            operating[key] = (point["recall"], point["precision"])
-        what = ", ".join(p.name for p in (*tables, *case_paths))
+        what = ", ".join(p.name for p in data)
         _write_output(pr_svg(curves, operating, f"{result['model']}: traced/no_source on {what}"), plot)
 
 

@@ -31,7 +31,6 @@ from tracer import TracerError
 log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = ("xml", "rss", "atom", "text/plain", "application/octet-stream", "gzip")
 
 
 class FetchError(TracerError):

@@ -489,9 +489,6 @@ class IndexStore:
                  for p in pages],
             )  # fmt: skip
 
-    def staged_count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM staged_documents").fetchone()[0])
-
     def commit_staged(self) -> BatchResult:
         """Make every staged document live in one transaction (replacing same-URL documents),
         then publish the vector file: one atomic step for readers."""

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-TOP = {"tracer._api", "tracer._service", "tracer._webpage", "tracer._openapi", "tracer._evaluate", "tracer._cases"}
+TOP = {
+    "tracer._api",
+    "tracer._service",
+    "tracer._webpage",
+    "tracer._openapi",
+    "tracer._evaluate",
+    "tracer._cases",
+    "tracer._measure",
+}
 """Modules that may use both halves: they sit above ``index``."""
 
 

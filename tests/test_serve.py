@@ -341,6 +341,9 @@ def test_one_access_line_per_request(serve: Callable[..., Server], caplog: pytes
     with caplog.at_level(logging.INFO, logger="tracer.access"):
         httpx.post(server.base + "/v1/trace", json={"text": ARTICLE})
         httpx.get(server.base + "/nowhere")
+        deadline = time.monotonic() + 5  # the line is written once the response has gone out
+        while len([r for r in caplog.records if r.name == "tracer.access"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     lines = [r.getMessage() for r in caplog.records if r.name == "tracer.access"]
     assert len(lines) == 2
     method, path, status, ms, sentences = lines[0].split()

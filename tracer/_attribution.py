@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from ._credits import find_attribution
 from ._judge import Scored
 from ._outlets import OutletTable
-from ._report import Attribution, Carrier
+from ._report import Carrier, CreditCheck
 
 FAR = 0.1
 """Cosine gap from which the credited outlet's nearest sentence counts as not carrying the claim."""
@@ -21,7 +21,7 @@ def check(
     also_in: Sequence[Carrier],
     table: OutletTable,
     known: Iterable[str],
-) -> Attribution | None:
+) -> CreditCheck | None:
     known = list(known)
     found = find_attribution(text)
     if found is None:
@@ -30,29 +30,29 @@ def check(
     best = scored[0].candidate.unit.doc if scored else None
     matched = best.outlet if traced and best is not None else None
     if stated is None and found.cue != "outlet":
-        return Attribution(found.stated, None, matched, None, f"credits a speaker, {found.stated!r}, not an outlet")
+        return CreditCheck(found.stated, None, matched, None, f"credits a speaker, {found.stated!r}, not an outlet")
     if traced:
         carriers = {matched, *(c.outlet for c in also_in)}
         if stated is None:
-            return Attribution(found.stated, None, matched, False,
+            return CreditCheck(found.stated, None, matched, False,
                                f"credits {found.stated!r}, which is no outlet tracer knows; the claim comes from {matched}")  # fmt: skip
         if stated in carriers:
-            return Attribution(found.stated, stated, matched, True, f"credits {stated}, which carries the claim")
+            return CreditCheck(found.stated, stated, matched, True, f"credits {stated}, which carries the claim")
         if stated not in known:
-            return Attribution(found.stated, stated, matched, None,
+            return CreditCheck(found.stated, stated, matched, None,
                                f"credits {stated}, which is not in the index; the claim was found in {matched}")  # fmt: skip
-        return Attribution(found.stated, stated, matched, False,
+        return CreditCheck(found.stated, stated, matched, False,
                            f"credits {stated}, but the claim was found in {matched}, not in {stated}")  # fmt: skip
     nearest = f"; nearest: {best.outlet}" if best is not None else ""
     if stated is None:
-        return Attribution(found.stated, None, None, None,
+        return CreditCheck(found.stated, None, None, None,
                            f"credits {found.stated!r}, which is no outlet tracer knows; no source found{nearest}")  # fmt: skip
     if stated in known and scored:
         own = [s.candidate.cosine for s in scored if s.candidate.unit.doc.outlet == stated]
         top = scored[0].candidate
         if top.unit.doc.outlet != stated and (not own or top.cosine - max(own) >= FAR):
-            return Attribution(found.stated, stated, None, False,
+            return CreditCheck(found.stated, stated, None, False,
                                f"credits {stated}, but no indexed article of {stated} carries this claim{nearest}")  # fmt: skip
-    return Attribution(
+    return CreditCheck(
         found.stated, stated, None, None, f"credits {stated}; no source found, so the credit is unchecked"
     )

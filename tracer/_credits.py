@@ -86,7 +86,7 @@ _PRONOUN = re.compile(r"^(?i:dia|ia|mereka|beliau|kami|saya|aku|kita|pihaknya|su
 
 
 @dataclass(frozen=True)
-class Attribution:
+class StatedCredit:
     """Who a sentence says the claim comes from, as written, and what kind of cue said it."""
 
     stated: str
@@ -97,14 +97,14 @@ class Attribution:
     end: int
 
 
-def find_attribution(sentence: str) -> Attribution | None:
+def find_attribution(sentence: str) -> StatedCredit | None:
     """The sentence's credit: a newsroom credit first, then a named outlet, then a speaker."""
     credit = find_credit(sentence)
     if credit is not None:
-        return Attribution(credit.stated, "outlet", credit.start, credit.end)
+        return StatedCredit(credit.stated, "outlet", credit.start, credit.end)
     for pattern, cue in ((_MENGUTIP, "outlet"), (_AGENCY, "outlet"), (_MENURUT, "either"), (_SPEAKER, "speaker")):
         m = pattern.search(sentence)
         if m and m.group("name").strip() and not _PRONOUN.match(m.group("name").strip()):
             name = m.group("name").strip()
-            return Attribution(name, cue, m.start("name"), m.start("name") + len(name))
+            return StatedCredit(name, cue, m.start("name"), m.start("name") + len(name))
     return None

@@ -32,7 +32,7 @@ class Match:
 
 
 @dataclass(frozen=True)
-class Attribution:
+class CreditCheck:
     """The credit a sentence gives, checked against where the claim was found."""
 
     stated: str
@@ -67,7 +67,7 @@ class SentenceResult:
     end: int
     status: str
     matches: list[Match]
-    attribution: Attribution | None = None
+    attribution: CreditCheck | None = None
     flags: list[Flag] = field(default_factory=list)
     also_in: list[Carrier] = field(default_factory=list)
     """For a traced sentence, other indexed articles with the same claim, oldest first."""
