@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo demo-text test lint clean browser
+.PHONY: demo demo-text serve test lint clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 
 demo-text: $(STAMP)
 	$(BIN)/trace tracer/example/artikel.txt --format text
+
+serve: $(STAMP)
+	$(BIN)/trace serve
 
 # Headless Chromium renders the HTML report in one test. Best effort: installed with apt when
 # running as root on Debian/Ubuntu; otherwise that one test is skipped with the reason.

@@ -11,6 +11,8 @@ and the next run publishes them (pages already fetched answer 304 or match their
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import os
@@ -40,6 +42,10 @@ log = logging.getLogger(__name__)
 
 MAX_SITEMAPS = 50
 """Child sitemaps read per source and run (newest first): a sitemap index of a big outlet lists thousands."""
+MAX_LINKS_KEPT = 20_000
+"""Newest article links kept per source while discovering: many times any run's --max-articles,
+so rules and --since still have plenty to choose from, and memory stays bounded."""
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 _DONE = ("stored", "duplicate", "empty")
 
 
@@ -127,14 +133,28 @@ def _sha256(data: bytes | str) -> str:
 # -- discovery ----------------------------------------------------------------------------------
 
 
-def discover(source: Source, fetcher: Fetcher, counts: SourceCounts, since: datetime | None) -> list[Link]:
-    """Every article link the source's feeds and sitemaps list; a broken feed is counted, not fatal."""
-    links: list[Link] = []
+def discover(source: Source, fetcher: Fetcher, counts: SourceCounts, since: datetime | None,
+             keep: int = MAX_LINKS_KEPT) -> list[Link]:  # fmt: skip
+    """The newest ``keep`` article links the source's feeds and sitemaps list (memory stays
+    bounded however many they list); each sitemap is read once per run, even if an index lists
+    it again (or lists itself). A broken feed is counted, not fatal."""
+    newest: list[tuple[datetime, int, Link]] = []  # a min-heap: the oldest kept link is dropped first
+    order = itertools.count()
+
+    def add(found: list[Link]) -> None:
+        for link in found:
+            item = (link.published or _EPOCH, next(order), link)
+            if len(newest) < keep:
+                heapq.heappush(newest, item)
+            elif item[0] > newest[0][0]:
+                heapq.heapreplace(newest, item)
+
     queue = [Link(url) for url in source.sitemaps]
+    seen = {link.url for link in queue}
     for url in source.feeds:
         listing = _listing(source, fetcher, url, counts)
         if listing:
-            links.extend(listing.links)
+            add(listing.links)
     sitemaps_read = 0
     while queue and sitemaps_read < MAX_SITEMAPS:
         entry = queue.pop(0)
@@ -142,11 +162,13 @@ def discover(source: Source, fetcher: Fetcher, counts: SourceCounts, since: date
         sitemaps_read += 1
         if not listing:
             continue
-        links.extend(listing.links)
-        children = [s for s in listing.sitemaps if since is None or s.modified is None or s.modified >= since]
-        children.sort(key=lambda s: s.modified or datetime.min.replace(tzinfo=UTC), reverse=True)
+        add(listing.links)
+        children = [s for s in listing.sitemaps if s.url not in seen
+                    and (since is None or s.modified is None or s.modified >= since)]  # fmt: skip
+        seen.update(s.url for s in children)
+        children.sort(key=lambda s: s.modified or _EPOCH, reverse=True)
         queue.extend(children)
-    return links
+    return [link for _, _, link in sorted(newest, reverse=True)]
 
 
 def _listing(source: Source, fetcher: Fetcher, url: str, counts: SourceCounts) -> Listing | None:

@@ -152,7 +152,7 @@ def open_for_writing(path: str | Path, model: str | None = None, backend: Backen
         elif model is not None and model != recorded.name:
             raise ReferenceIndexError(
                 f"index at {path} holds vectors of model {recorded.name!r}, not {model!r}; "
-                "drop --model or use a new --index directory"
+                f"use --model {recorded.name!r} (or none) or a new --index directory"
             )
     elif not create:
         raise ReferenceIndexError(f"no index at {path}; create it with `trace index build`")

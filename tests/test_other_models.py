@@ -81,6 +81,6 @@ def test_adding_with_another_model_is_refused(tiny_model: Path, tmp_path: Path) 
     )
     assert result.exit_code == 3
     assert result.stderr == (
-        f"Error: index at {index} holds vectors of model '{tiny_model}' (dim 32), not 'multilingual-e5-small' (dim 384); "
-        f"use --model '{tiny_model}' or a new --index directory\n"
+        f"Error: index at {index} holds vectors of model '{tiny_model}', not 'multilingual-e5-small'; "
+        f"use --model '{tiny_model}' (or none) or a new --index directory\n"
     )
