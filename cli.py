@@ -59,9 +59,21 @@ def errors_to_exit(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _OwnName(logging.Formatter):
+    """``tracer: ...`` for tracer's own messages; a library's say whose they are (``trafilatura: ...``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        who = "tracer" if record.name == "root" or record.name.split(".")[0] in ("tracer", "index", "cli") else (
+            record.name.split(".")[0])  # fmt: skip
+        line = f"{who}: {record.getMessage()}"
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr, format="tracer: %(message)s", force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OwnName())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # Third-party chatter (weight-loading bars, hub notices) would drown our own messages.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

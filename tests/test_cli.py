@@ -485,3 +485,15 @@ def test_a_database_damaged_in_the_middle_is_an_index_error(runner: CliRunner, b
     assert result.exit_code == 3, result.output
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "damaged" in result.stderr and "rebuild" in result.stderr
+
+
+def test_library_warnings_say_whose_they_are() -> None:
+    import logging
+
+    from cli import _OwnName
+
+    def line(name: str) -> str:
+        return _OwnName().format(logging.LogRecord(name, logging.WARNING, __file__, 1, "odd page %s", ("x",), None))
+
+    assert line("trafilatura.core") == "trafilatura: odd page x"
+    assert line("tracer") == line("index._crawl") == line("tracer.access") == "tracer: odd page x"
