@@ -48,6 +48,9 @@ def errors_to_exit(func: F) -> F:
         except TracerError as exc:
             raise CliError(exc) from exc
         except sqlite3.DatabaseError as exc:  # a damaged file met mid-query, past the store's own checks
+            if "full" in str(exc):
+                full = tracer.ReferenceIndexError(f"the disk is full ({exc}); free some space and run it again")
+                raise CliError(full) from exc
             damaged = tracer.ReferenceIndexError(
                 f"the index database is damaged ({exc}); rebuild the index (trace index add / build) into a new --index"
             )

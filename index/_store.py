@@ -17,6 +17,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -422,8 +423,14 @@ class IndexStore:
         try:
             yield self._conn
             self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if self._conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                raise ReferenceIndexError(
+                    f"the disk holding the index at {self.path} is full ({exc}); nothing of this batch was stored "
+                    "(earlier batches were); free some space and run the same command again"
+                ) from exc
             raise
 
     def _delete_live(self, url: str) -> bool:
@@ -579,17 +586,31 @@ class IndexStore:
         return {"command": row[0], "started": row[1], "finished": row[2], "summary": json.loads(row[3])}
 
     def publish(self) -> None:
-        """Write the vector file for the current generation (atomically) and drop older ones."""
+        """Write the vector file for the current generation (atomically) and drop older ones.
+
+        The file only saves readers the work of adding SQLite's vectors to an older one, so a
+        failure to write it (a full disk) loses nothing: it is a warning, and the half-written
+        temporary file is removed (as are any a crashed writer left behind)."""
         generation = self.generation
         index = self.vector_index()
         target = self.path / f"vectors-{generation}.faiss"
+        for stale in self.path.glob("vectors-*.faiss.tmp-*"):  # under the write lock: no other writer's
+            stale.unlink(missing_ok=True)
         if not target.exists():
             tmp = target.with_suffix(f".faiss.tmp-{os.getpid()}")
-            faiss.write_index(index, str(tmp))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-            _fsync_dir(self.path)
+            try:
+                faiss.write_index(index, str(tmp))
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+                _fsync_dir(self.path)
+            except (RuntimeError, OSError) as exc:
+                tmp.unlink(missing_ok=True)
+                free = shutil.disk_usage(self.path).free
+                log.warning("could not write the vector file %s (%s; %.0f MB free): the documents are stored, and "
+                            "searches add their vectors from the database until a later run writes it",
+                            target, str(exc).strip().splitlines()[-1][:200], free / 1e6)  # fmt: skip
+                return
         for old in self.path.glob("vectors-*.faiss*"):
             if old != target:
                 old.unlink(missing_ok=True)
