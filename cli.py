@@ -658,6 +658,7 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
                f"passages embedded with {stats['passage_backend']}")  # fmt: skip
     click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
                f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk, vector index {stats['vector_index']}")  # type: ignore[call-overload]  # fmt: skip
+    click.echo(f"vectors   {stats['vector_file']}")
     run = stats.get("last_run")
     if run:
         click.echo(f"last run  {run['command']} finished {run['finished']}")  # type: ignore[index]

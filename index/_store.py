@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -349,6 +350,7 @@ class IndexStore:
             "vector_index": self._vector_index_type(int(described["units"])),  # type: ignore[call-overload]
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
+            "vector_file": self.vector_file_status(),
             "last_run": self.last_run(),
             "outlets": outlets,
         }
@@ -602,6 +604,10 @@ class IndexStore:
                 faiss.write_index(index, str(tmp))
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
+                digest = _sha256(tmp)
+                with self._transaction() as conn:  # the checksum first: a file without its own is not trusted
+                    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('vectors_sha256', ?)",
+                                 (json.dumps({"file": target.name, "sha256": digest}),))  # fmt: skip
                 os.replace(tmp, target)
                 _fsync_dir(self.path)
             except (RuntimeError, OSError) as exc:
@@ -666,6 +672,8 @@ class IndexStore:
             if generation <= current:
                 files.append((generation, path))
         for _, path in sorted(files, reverse=True):
+            if not flags and not self._intact(path):
+                continue
             try:
                 index = faiss.read_index(str(path), flags)
             except RuntimeError:  # removed by a writer meanwhile, or damaged
@@ -673,6 +681,45 @@ class IndexStore:
             if index.d == self.model.dim:
                 return index
         return None
+
+    def _recorded_checksum(self) -> dict[str, str] | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'vectors_sha256'").fetchone()
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+
+    def _intact(self, path: Path) -> bool:
+        """Whether ``path`` is the vector file as published: its SHA-256 is the one recorded for it.
+        A damaged one is skipped with a warning (searches then rebuild from SQLite's vectors, which
+        are the reference). Indexes from before checksums were recorded are trusted as they were."""
+        recorded = self._recorded_checksum()
+        if recorded is None:
+            return True
+        if recorded.get("file") != path.name:
+            return False  # an older file, or one whose publishing was cut short: not the checked one
+        try:
+            actual = _sha256(path)
+        except FileNotFoundError:
+            return False
+        if actual != recorded.get("sha256"):
+            log.warning("the vector file %s is damaged (its checksum is not the one recorded when it was written); "
+                        "searching vectors rebuilt from the index database instead, and the next "
+                        "`trace index add` or refresh writes a good file", path)  # fmt: skip
+            return False
+        return True
+
+    def vector_file_status(self) -> str:
+        """For `index stats`: whether the newest vector file is the one published."""
+        files = sorted(self.path.glob("vectors-*.faiss"))
+        if not files:
+            return "none yet (searches use the database's vectors)"
+        newest = max(files, key=lambda p: int(p.stem.split("-", 1)[1]) if p.stem.split("-", 1)[1].isdigit() else -1)
+        if self._recorded_checksum() is None:
+            return f"{newest.name} (no checksum recorded: written by an older tracer)"
+        return (
+            f"{newest.name} verified" if self._intact(newest) else f"{newest.name} DAMAGED (rebuilt in memory on use)"
+        )
 
     def _catch_up(self, index: faiss.Index) -> faiss.Index:
         """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones
@@ -750,6 +797,14 @@ class IndexStore:
 def _latest(value: str) -> datetime:
     """Sort key for stored dates, compared as instants; unreadable ones sort first."""
     return parse_instant(value) or datetime.min.replace(tzinfo=UTC)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
