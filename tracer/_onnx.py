@@ -35,8 +35,10 @@ from ._paths import cache_dir
 log = logging.getLogger(__name__)
 
 MARKER = "tracer-onnx.json"
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
+"""4: the marker records each file's SHA-256, size and time, checked before use."""
 FILES = {"float32": "model.onnx", "int8": "model-int8.onnx"}
+CHECKED = (*FILES.values(), "tokenizer.json")
 Precision = Literal["float32", "int8"]
 
 
@@ -120,7 +122,9 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
             quantize_dynamic(str(fp32), str(work / FILES["int8"]), weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"], per_channel=True)  # fmt: skip
             transformer.tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
-            (work / MARKER).write_text(json.dumps({"version": EXPORT_VERSION, "info": info.to_dict()}, indent=2))
+            files = {name: _fingerprint_file(work / name, full=True) for name in CHECKED}
+            (work / MARKER).write_text(json.dumps({"version": EXPORT_VERSION, "info": info.to_dict(), "files": files},
+                                                  indent=2))  # fmt: skip
             if target.exists():
                 shutil.rmtree(target)
             os.replace(work, target)
@@ -131,14 +135,47 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
                 shutil.rmtree(work, ignore_errors=True)
 
 
+def _fingerprint_file(path: Path, full: bool) -> dict[str, object]:
+    st = path.stat()
+    out: dict[str, object] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if full:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        out["sha256"] = digest.hexdigest()
+    return out
+
+
+def _files_intact(directory: Path, recorded: dict[str, dict[str, object]]) -> bool:
+    """Each file as exported: same size and time (cheap, every start), else the same SHA-256
+    (a copied cache keeps its contents but not its times). A truncated or overwritten file fails."""
+    for name in CHECKED:
+        want = recorded.get(name) or {}
+        try:
+            have = _fingerprint_file(directory / name, full=False)
+            if (have["size"], have["mtime_ns"]) == (want.get("size"), want.get("mtime_ns")):
+                continue
+            if have["size"] != want.get("size") or _fingerprint_file(directory / name, True)["sha256"] != want.get(
+                "sha256"
+            ):
+                log.warning(
+                    "the ONNX export in %s is damaged (%s is not as it was written); making it again", directory, name
+                )
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def read_export(directory: Path) -> ModelInfo | None:
-    """The model info recorded by a complete export in ``directory``, else None."""
+    """The model info recorded by a complete, intact export in ``directory``, else None."""
     try:
         marker = json.loads((directory / MARKER).read_text(encoding="utf-8"))
-        if marker.get("version") != EXPORT_VERSION or not all((directory / f).is_file() for f in FILES.values()):
+        if marker.get("version") != EXPORT_VERSION or not _files_intact(directory, marker.get("files") or {}):
             return None
         return ModelInfo(**marker["info"])
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -314,4 +351,8 @@ def exported_embedder(
     if info is None or (prompts is not None and (info.query_prompt, info.passage_prompt) != prompts):
         return None
     log.info("embedding with the ONNX %s export of %s in %s (torch not loaded)", precision, info.name, directory)
-    return OnnxEmbedder(info, directory, precision)
+    try:
+        return OnnxEmbedder(info, directory, precision)
+    except Exception as exc:  # onnxruntime and tokenizers raise their own kinds for unreadable files
+        log.warning("the ONNX export in %s cannot be loaded (%s); making it again", directory, str(exc)[:200])
+        return None
