@@ -205,7 +205,16 @@ class IndexStore:
             raise ReferenceIndexError(f"no index at {path}; {hint}")
         conn = cls._connect(db, writable, threads)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+            except sqlite3.OperationalError:
+                if writable or not _read_only_mount(path):
+                    raise
+                # A WAL database needs its -shm file, which a read-only mount cannot get: nobody can
+                # write there either, so reading it as immutable is safe.
+                conn.close()
+                conn = cls._connect(db, writable, threads, immutable=True)
+                row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
             manifest = json.loads(row[0]) if row else None
         except (sqlite3.DatabaseError, ValueError) as exc:
             conn.close()
@@ -250,7 +259,7 @@ class IndexStore:
         return store
 
     @staticmethod
-    def _connect(db: Path, writable: bool, threads: bool = False) -> sqlite3.Connection:
+    def _connect(db: Path, writable: bool, threads: bool = False, immutable: bool = False) -> sqlite3.Connection:
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writes, snapshot() for reads).
             if writable:
@@ -262,7 +271,7 @@ class IndexStore:
                 conn.execute("PRAGMA synchronous=FULL")
             else:
                 conn = sqlite3.connect(
-                    f"{db.absolute().as_uri()}?mode=ro",
+                    f"{db.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
                     uri=True,
                     isolation_level=None,
                     timeout=30,
@@ -797,6 +806,15 @@ class IndexStore:
 def _latest(value: str) -> datetime:
     """Sort key for stored dates, compared as instants; unreadable ones sort first."""
     return parse_instant(value) or datetime.min.replace(tzinfo=UTC)
+
+
+def _read_only_mount(path: Path) -> bool:
+    """Whether ``path`` sits on a file system mounted read-only (not merely a directory without
+    write permission, which root ignores)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _sha256(path: Path) -> str:
