@@ -900,7 +900,7 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
         fatal.append(exc)
         server.should_exit = True
 
-    app = create_app(lambda: Tracer.open(path, threshold=threshold, notify=_say), settings, on_fatal=stop)
+    app = create_app(lambda: Tracer.open(index_dir, threshold=threshold, notify=_say), settings, on_fatal=stop)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            server_header=False, lifespan="on"))  # fmt: skip
     _say(f"serving on http://{host}:{port}/ (index {path}); loading the model")

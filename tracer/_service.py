@@ -137,9 +137,10 @@ class TraceService:
                 log.info("ready: model and index loaded")
             except TracerError as exc:
                 self._state.error = str(exc)
-                log.error("%s", exc)
                 if on_fatal:
-                    on_fatal(exc)
+                    on_fatal(exc)  # the caller reports it (trace serve: one Error: line, and exits)
+                else:
+                    log.error("%s", exc)
 
         threading.Thread(target=load, name="load", daemon=True).start()
 

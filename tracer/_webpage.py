@@ -18,8 +18,9 @@ _PAGE_CSS = """
                  border-radius: 6px; }
 .tool input { font: inherit; padding: 6px 8px; border: 1px solid #d1d5db; border-radius: 6px; }
 .tool .line { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; }
-.tool .line label { display: flex; gap: 6px; align-items: center; }
-.tool .line input[type=url] { flex: 1 1 18rem; min-width: 0; }
+.tool .line label { display: flex; gap: 6px; align-items: center; white-space: nowrap; }
+.tool .line label.grow { flex: 1 1 18rem; min-width: 0; }
+.tool .line label.grow input { flex: 1; min-width: 0; }
 .tool button { font: inherit; padding: 8px 14px; border-radius: 6px; border: 1px solid #1f2937; background: #fff;
                cursor: pointer; }
 .tool button.primary { background: #1f2937; color: #fff; }
@@ -53,7 +54,7 @@ English, Russian and Ukrainian reports in the index.</p>
 <form method="post" action="/">
 <textarea name="text" aria-label="article text" placeholder="Paste the article here">{v["text"]}</textarea>
 <div class="line">
-<label>or URL <input type="url" name="url" value="{v["url"]}" placeholder="https://..."></label>
+<label class="grow">or URL <input type="url" name="url" value="{v["url"]}" placeholder="https://..."></label>
 <label>article date <input type="date" name="before" value="{v["before"]}"></label>
 {token}
 </div>
