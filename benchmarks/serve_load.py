@@ -1,5 +1,5 @@
 """`trace serve` under load: the real command, the real model, the bundled example article
-(16 sentences) sent by 1, 4 and 16 concurrent clients for --seconds each, against the example
+(16 sentences, lines shuffled per request) sent by 1, 4 and 16 concurrent clients for --seconds each, against the example
 index and against one grown to ~100k units; one `trace index add` publishes a new generation
 during the 4-client run.
 
@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -32,6 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TRACE = Path(sys.executable).with_name("trace")
 ARTICLE = (ROOT / "tracer" / "example" / "artikel.txt").read_text(encoding="utf-8")
+
+
+def variant(rng: random.Random) -> str:
+    """The example article with its lines shuffled: the same work, but no two requests alike."""
+    lines = [line for line in ARTICLE.splitlines() if line.strip()]
+    rng.shuffle(lines)
+    return "\n".join(lines)
 
 
 def rss_mb(pid: int) -> float:
@@ -103,12 +111,14 @@ def run(base: str, clients: int, seconds: float, refresh: Path | None, env: dict
     stop = time.monotonic() + seconds
     refresh_window: list[float] = []
 
-    def client() -> None:
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
         with httpx.Client(timeout=60) as http:
             while time.monotonic() < stop:
+                text = variant(rng)
                 t = time.perf_counter()
                 try:
-                    r = http.post(base + "/v1/trace", json={"text": ARTICLE, "name": "artikel.txt"})
+                    r = http.post(base + "/v1/trace", json={"text": text, "name": "artikel.txt"})
                     status = str(r.status_code)
                     if r.status_code == 503:
                         status = f"503 {r.json()['error']['code']}"
@@ -120,7 +130,7 @@ def run(base: str, clients: int, seconds: float, refresh: Path | None, env: dict
                     if status == "200":
                         latencies.append(time.perf_counter() - t)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     begin = time.monotonic()
     for t in threads:
         t.start()
@@ -155,6 +165,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--units", type=int, default=100_000, help="size of the grown index (0: example only)")
+    parser.add_argument("--skip-example", action="store_true", help="measure the grown index only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tracer-serve-load-"))
     env = {k: v for k, v in os.environ.items() if k not in ("TRACER_INDEX", "TRACER_CONFIG", "TRACER_TOKEN")}
@@ -163,7 +174,7 @@ def main() -> None:
     subprocess.run([str(TRACE), str(ROOT / "tracer" / "example" / "artikel.txt"), "-q"], check=True, env=env,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     example = tmp / "data" / "tracer" / "index"
-    indexes = [("example", example)]
+    indexes = [] if args.skip_example and args.units else [("example", example)]
     if args.units:
         grown = tmp / "grown" / "index"
         shutil.copytree(example, grown)
@@ -175,7 +186,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPU cores; {args.seconds:g} s per run; article: 16 sentences")
     for label, index_dir in indexes:
         extra = index_dir.parent / "refresh.jsonl"
-        extra.write_text(json.dumps({"url": f"https://refresh.example/{label}", "outlet": "Reuters", "lang": "en",
+        extra.write_text(json.dumps({"url": f"https://refresh.example/{index_dir.parent.name}", "outlet": "Reuters", "lang": "en",
                                      "title": "refresh", "published": "2025-07-26",
                                      "text": "A refresh adds this sentence while the service is under load."}) + "\n")  # fmt: skip
         proc, base = start_server(index_dir, env, tmp / f"serve-{label.split()[0]}.log")

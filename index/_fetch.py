@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
 from tracer import TracerError
@@ -109,8 +111,10 @@ def _resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts resolving to non-public addresses."""
+def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -> list[str]:
+    """Refuse non-http(s) URLs, hosts resolving to link-local (metadata) addresses, and, unless
+    allowed, to non-public ones. Returns the addresses checked: the fetcher connects to these,
+    not to whatever a second lookup would say (DNS rebinding)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(
@@ -136,6 +140,7 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
                 f"{host} resolves to the non-public address {address}; if that is intended, allow private "
                 "addresses (allow_private = true for a crawled source, --allow-private-urls for trace serve)",
             )
+    return addresses
 
 
 _METADATA = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
@@ -209,6 +214,44 @@ class _Watchdog:
         self._timer.cancel()
 
 
+class _Pins:
+    """Host and port -> the addresses ``check_url`` approved for them, shared with the connection layer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._addresses: dict[tuple[str, int], list[str]] = {}
+
+    def set(self, host: str, port: int, addresses: list[str]) -> None:
+        with self._lock:
+            self._addresses[(host.lower().strip("[]"), port)] = list(addresses)
+
+    def get(self, host: str, port: int) -> list[str]:
+        with self._lock:
+            return self._addresses.get((host.lower().strip("[]"), port), [])
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Connects to an address checked for the host, never to a fresh DNS answer: a name that
+    resolved to a public address for the check cannot resolve to 127.0.0.1 for the connection.
+    TLS still verifies the host name (httpcore takes it from the request, not from here)."""
+
+    def __init__(self, pins: _Pins) -> None:
+        self._pins = pins
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
+        addresses = self._pins.get(host, port)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host}:{port} was not checked before connecting")
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address.split("%", 1)[0], port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError(f"cannot connect to {host}:{port}")
+
+
 class Fetcher:
     """Thread-safe: the crawler fetches from several hosts at once, one request at a time per host."""
 
@@ -224,10 +267,15 @@ class Fetcher:
     ) -> None:
         self.policy = policy or FetchPolicy()
         p = self.policy
+        self._pins = _Pins()
+        transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=max(p.concurrency, 1) * 2,
+                                                            max_keepalive_connections=0))  # fmt: skip
+        transport._pool._network_backend = _PinnedBackend(self._pins)  # httpx has no public seam for this
         self._client = client or httpx.Client(
+            transport=transport,
             timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
-            # a fresh connection per request, so each exchange's socket is known to its deadline watchdog
-            limits=httpx.Limits(max_connections=max(p.concurrency, 1) * 2, max_keepalive_connections=0),
+            # (no keep-alive above: a fresh connection per request, so each exchange's socket is
+            # known to its deadline watchdog)
             follow_redirects=False,  # every hop is checked by hand
         )
         self._owns_client = client is None
@@ -348,7 +396,9 @@ class Fetcher:
         seen = {url}
         current = url
         for _ in range(self.policy.max_redirects + 1):
-            check_url(current, allow_private=allow_private, resolver=self._resolver)
+            parts = urlsplit(current)
+            checked = check_url(current, allow_private=allow_private, resolver=self._resolver)
+            self._pins.set(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), checked)
             if (
                 check_robots
                 and kind != "robots"

@@ -185,6 +185,8 @@ class IndexStore:
         self._writable = writable
         self._faiss: faiss.Index | None = None
         self._faiss_generation = -1
+        self._faiss_shared = False
+        """Adopted from another store: never changed in place (the other may be searching it)."""
         self._published_at = time.monotonic()
 
     # -- opening -------------------------------------------------------------------------
@@ -752,8 +754,19 @@ class IndexStore:
             index = self._newest_file() if self._faiss is None else self._faiss
             if index is None:
                 index = faiss.index_factory(self.model.dim, _vectors.FLAT, faiss.METRIC_INNER_PRODUCT)
-            self._faiss, self._faiss_generation = self._catch_up(index), generation
+            elif self._faiss_shared:
+                index = faiss.clone_index(index)
+            self._faiss, self._faiss_generation, self._faiss_shared = self._catch_up(index), generation, False
         return self._faiss
+
+    def shared_vectors(self) -> tuple[int, faiss.Index]:
+        """(generation, vector index) for other read-only stores of this index to :meth:`adopt`:
+        one copy in memory however many threads search it (faiss searches are thread-safe)."""
+        return self.generation, self.vector_index()
+
+    def adopt(self, generation: int, index: faiss.Index) -> None:
+        """Search ``index`` (another store's, for the same ``generation``) instead of loading one."""
+        self._faiss, self._faiss_generation, self._faiss_shared = index, generation, True
 
     @property
     def vector_index_type(self) -> str:

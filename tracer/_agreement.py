@@ -9,6 +9,7 @@ about the same event but another person or place". Measured as a feature of the 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ._credits import without_credit
 from ._translit import skeleton, skeletons_match
@@ -36,7 +37,7 @@ def query_names(sentence: str) -> set[str]:
     }
 
 
-def _found(name: str, words: set[str]) -> bool:
+def _found(name: str, words: frozenset[str]) -> bool:
     return name in words or any(skeletons_match(name, word, ENDING_SLACK) for word in words)
 
 
@@ -44,8 +45,13 @@ def name_agreement(names: set[str], original: str, lang: str) -> float:
     """Share of ``names`` (from ``query_names``) that ``original`` also contains; 0 without names."""
     if not names:
         return 0.0
-    words = {skeleton(m.group(), lang) for m in _WORD.finditer(original)}
+    words = _skeletons(original, lang)
     return sum(_found(n, words) for n in names) / len(names)
+
+
+@lru_cache(maxsize=4096)  # the same candidate passages come back for many sentences of an article
+def _skeletons(text: str, lang: str) -> frozenset[str]:
+    return frozenset(skeleton(m.group(), lang) for m in _WORD.finditer(text))
 
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from . import _embed
 from ._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
@@ -181,6 +182,7 @@ class Tracer:
         self._stores: queue.SimpleQueue[ix.IndexStore] = queue.SimpleQueue()
         self._all: list[ix.IndexStore] = []
         self._guard = threading.Lock()
+        self._shared: tuple[int, Any] | None = None  # (generation, faiss index) searched by every pooled store
         self._embed_lock = threading.Lock()  # torch tokenizers are not re-entrant; ONNX uses both cores anyway
         with self._store() as store:  # fails now, not at the first request, if the index is unreadable
             store.vector_index()
@@ -220,9 +222,23 @@ class Tracer:
                 self._all.append(store)
         try:
             with store.snapshot():
+                self._share_vectors(store)
                 yield store
         finally:
             self._stores.put(store)
+
+    def _share_vectors(self, store: Any) -> None:
+        """One vector index per generation for all pooled stores (at 100k units it is ~150 MB)."""
+        generation = store.generation
+        with self._guard:
+            shared = self._shared
+        if shared is not None and shared[0] == generation:
+            store.adopt(*shared)
+        elif shared is None or shared[0] < generation:
+            found = store.shared_vectors()
+            with self._guard:
+                if self._shared is None or self._shared[0] < found[0]:
+                    self._shared = found
 
     # -- tracing -------------------------------------------------------------------------------
 

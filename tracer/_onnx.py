@@ -210,6 +210,8 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
+        # no busy-waiting between runs: the faiss search and Python work that follow get both cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(directory / FILES[precision]), options,
                                              providers=["CPUExecutionProvider"])  # fmt: skip
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))

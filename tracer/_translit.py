@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 _COMMON = {
     "а": "a", "б": "b", "в": "v", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "й": "y", "к": "k",
@@ -44,6 +45,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of short strings, met thousands of times per article
 def skeleton(name: str, lang: str = "ru") -> str:
     """A name reduced to what survives any usual romanization: y/i merged, doubled letters
     collapsed, kh -> h, hyphens and apostrophes dropped."""

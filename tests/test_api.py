@@ -1,0 +1,107 @@
+"""The library's entry points: Tracer (open once, trace from many threads) and open_for_writing."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+import index as ix
+import tracer
+from tests.conftest import HashEmbedder
+from tracer._judge import rule_for
+
+DOCS = [
+    {"url": "https://a.example/kursk", "outlet": "The Guardian", "lang": "en", "published": "2024-11-05",
+     "text": "North Korean troops arrived in Kursk region on Tuesday. The White House called them legitimate targets."},
+]  # fmt: skip
+ARTICLE = "North Korean troops arrived in Kursk region on Tuesday.\nPemerintah Indonesia mengimbau warga tetap waspada."
+
+
+def add(path: Path, records: list[dict[str, object]], embedder: HashEmbedder) -> None:
+    with ix.writer_for(path, embedder, "torch") as writer:
+        writer.add([ix.document_from_record(r) for r in records])
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, HashEmbedder]:
+    embedder = HashEmbedder()
+    add(tmp_path / "index", DOCS, embedder)
+    return tmp_path / "index", embedder
+
+
+def test_tracer_is_exported_and_traces_text(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+    assert "Tracer" in tracer.__all__ and "open_for_writing" in ix.__all__
+    with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
+        report = t.trace(ARTICLE, name="artikel.txt", before="2024-12-01")
+    assert isinstance(report, tracer.Report)
+    assert [s.status for s in report.sentences] == ["traced", "no_source"]
+    assert report.sentences[0].matches[0].url == "https://a.example/kursk"
+    assert report.article["name"] == "artikel.txt"
+
+
+@pytest.mark.parametrize(("text", "message"), [("", "the file is empty"), ("  \n ", "the file is empty"),
+                                               ("\x00\x01" * 50, "binary")])  # fmt: skip
+def test_bad_text_is_an_input_error(built: tuple[Path, HashEmbedder], text: str, message: str) -> None:
+    path, embedder = built
+    with (
+        tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t,
+        pytest.raises(tracer.InputError, match=message),
+    ):
+        t.trace(text)
+
+
+def test_bad_options_are_input_errors(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+    with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
+        with pytest.raises(tracer.InputError, match="before: 'soon' is not a date"):
+            t.trace(ARTICLE, before="soon")
+        with pytest.raises(tracer.InputError, match="top_k: 0 is out of range"):
+            t.trace(ARTICLE, top_k=0)
+
+
+def test_threads_share_one_vector_index_and_a_refresh_gets_a_new_one(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+    t = tracer.Tracer(path, embedder, rule_for(embedder.info.name))
+    barrier = threading.Barrier(4)
+    statuses: list[str] = []
+    held: list[object] = []
+
+    def work() -> None:
+        with t._store() as store:  # four callers at once: four pooled stores
+            barrier.wait(5)
+            held.append(store.vector_index())
+        statuses.append(t.trace(ARTICLE).sentences[0].status)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert statuses == ["traced"] * 4
+    assert len(t._all) == 4 and len({id(v) for v in held}) == 1  # one copy in memory
+    old = held[0]
+    before = old.ntotal  # type: ignore[attr-defined]
+    add(path, [{"url": "https://c.example/port", "outlet": "Reuters", "lang": "en",
+                "text": "Drones struck the port of Odesa overnight."}], embedder)  # fmt: skip
+    report = t.trace("Drones struck the port of Odesa overnight.")
+    assert report.sentences[0].matches[0].url == "https://c.example/port"
+    assert old.ntotal == before  # searched by callers still on the old generation: never changed in place  # type: ignore[attr-defined]
+    t.close()
+
+
+def test_open_for_writing_refuses_another_model_and_a_missing_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracer import _embed
+
+    monkeypatch.setattr(_embed, "load_embedder", lambda *a, **kw: HashEmbedder())
+    with ix.open_for_writing(tmp_path / "i", backend="torch") as writer:
+        summary = writer.add([ix.document_from_record(DOCS[0])])
+    assert (summary.added, writer.backend) == (1, "torch")
+    with pytest.raises(tracer.ReferenceIndexError, match="holds vectors of model 'hash-test', not 'other'"):
+        ix.open_for_writing(tmp_path / "i", model="other")
+    with pytest.raises(tracer.ReferenceIndexError, match="no index at"):
+        ix.open_for_writing(tmp_path / "none", create=False)
