@@ -5,14 +5,18 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo demo-text serve test lint clean browser
+.PHONY: demo demo-text serve test test-fast smoke-install lint lock check-latest clean browser
 
-$(STAMP): pyproject.toml
+LOCK = constraints.txt
+TORCH = torch==2.13.0
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q $(TORCH)
+	# Exact versions from the lock (the tested set); pyproject.toml keeps compatible ranges.
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -36,6 +40,43 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory smoke-install
+
+# The inner loop: the stand-in embedder only (no real model).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+# The README's pip route on a fresh venv with the pip it ships (no upgrade): build the wheel,
+# install it with the lock, trace the bundled example and extract a short page (trafilatura's
+# fallback path, which needs lxml_html_clean): tests/smoke_install.py.
+SMOKE = build/smoke
+smoke-install: $(STAMP)
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(BIN)/python -m pip wheel -q --no-deps -w $(SMOKE)/dist .
+	$(PYTHON) -m venv $(SMOKE)/venv
+	$(SMOKE)/venv/bin/python -m pip install -q $(TORCH)
+	$(SMOKE)/venv/bin/python -m pip install -q -c $(LOCK) $(SMOKE)/dist/tracer-*.whl
+	$(SMOKE)/venv/bin/python tests/smoke_install.py
+	rm -rf $(SMOKE)
+
+# Re-resolve the lock from pyproject.toml's ranges in a scratch venv (then run `make test`).
+lock:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/python -m pip install -q --upgrade pip
+	build/lock/bin/python -m pip install -q $(TORCH)
+	build/lock/bin/python -m pip install -q '.[test]'
+	{ sed -n '1,3p' $(LOCK); build/lock/bin/python -m pip freeze --exclude tracer | grep -v -i '^torch=='; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf build/lock
+
+# Not in CI: the newest versions pyproject.toml allows, in a scratch venv, through the fast
+# tests, so that drift shows up before users meet it.
+check-latest:
+	rm -rf build/latest && $(PYTHON) -m venv build/latest
+	build/latest/bin/python -m pip install -q --upgrade pip
+	build/latest/bin/python -m pip install -q $(TORCH)
+	build/latest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
+	build/latest/bin/python -m pip freeze --exclude-editable | diff $(LOCK) - | grep '^[<>] [A-Za-z]' || true
+	build/latest/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
