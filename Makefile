@@ -42,9 +42,9 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory smoke-install
 
-# The inner loop: the stand-in embedder only (no real model).
+# The inner loop: the stand-in embedder only, without the tests that take seconds each.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+	$(BIN)/python -m pytest -q -m "not slow and not heavy" -p no:cacheprovider
 
 # The README's pip route on a fresh venv with the pip it ships (no upgrade): build the wheel,
 # install it with the lock, trace the bundled example and extract a short page (trafilatura's

@@ -243,6 +243,7 @@ def test_the_same_article_under_two_urls_is_stored_once_and_cross_outlet_copies_
         None, site.url("/other/copy")}  # fmt: skip
 
 
+@pytest.mark.heavy
 def test_per_host_delay_is_honoured(site: Site, tmp_path: Path) -> None:
     news_site(site, 3)
     crawl(tmp_path / "i", [source(site, delay=0.4)], policy=fast_policy(concurrency=4))
@@ -383,6 +384,7 @@ def test_vectors_of_unchanged_sentences_are_reused_bit_for_bit(site: Site, tmp_p
     assert all(np.array_equal(before[t], after[t]) for t in before)
 
 
+@pytest.mark.heavy
 def test_concurrency_is_global_and_one_host_gets_one_request_at_a_time(tmp_path: Path) -> None:
     sites = [Site(), Site(), Site()]
     try:
@@ -454,6 +456,7 @@ def test_a_page_that_breaks_extraction_or_decoding_fails_alone(
     assert page_rows(tmp_path / "i")[site.url("/news/2")] == ("failed", "processing", None)
 
 
+@pytest.mark.heavy
 def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_deadline_and_not_retried(site: Site) -> None:
     # Each byte comes well within the read timeout, so only a wall-clock deadline stops it.
     site.route("/drip", Response(trickle=0.2))

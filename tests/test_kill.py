@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from index._store import IndexStore
 from tests.conftest import ROOT
 from tests.test_store import consistent
@@ -50,6 +52,7 @@ def documents(path: Path) -> int:
         return 0
 
 
+@pytest.mark.heavy
 def test_kill_9_during_index_add_never_corrupts(tmp_path: Path) -> None:
     path = tmp_path / "index"
     seen = []
@@ -100,6 +103,7 @@ def crawled_pages(path: Path) -> int:
         return 0
 
 
+@pytest.mark.heavy
 def test_kill_9_during_a_crawl_never_corrupts_and_the_next_run_stores_each_article_once(tmp_path: Path) -> None:
     from tests.site import Site
     from tests.test_crawl import NOW, paragraphs

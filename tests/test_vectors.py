@@ -48,6 +48,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HashEmbedder]:
     return path, embedder
 
 
+@pytest.mark.heavy
 def test_past_the_limit_search_stays_exact(big: tuple[Path, HashEmbedder]) -> None:
     path, embedder = big
     queries = embedder.embed([d.text.split(". ")[1] for d in corpus(400)[:100]], role="query")

@@ -148,6 +148,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium)")
+@pytest.mark.heavy
 def test_html_renders_in_headless_chromium(runner: CliRunner, index: Path, article: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     args = ["--index", str(index), str(article), "--format", "html", "-o", str(out), "--threshold", "0.01"]

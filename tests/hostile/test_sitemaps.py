@@ -36,6 +36,7 @@ def urlset(site: Site, start: int, n: int) -> bytes:
     return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'.encode()
 
 
+@pytest.mark.heavy
 def test_a_sitemap_index_listing_itself_and_huge_gzip_children_stays_bounded(site: Site) -> None:
     children = [f"/sitemap-{k}.xml.gz" for k in range(3)]
     index_xml = "".join(f"<sitemap><loc>{site.url(p)}</loc></sitemap>" for p in ["/sitemap.xml"] * 40 + children)
