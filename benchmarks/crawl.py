@@ -35,7 +35,7 @@ def main() -> None:
     from index._sources import Source
     from tests.site import Site
     from tracer import DEFAULT_MODEL
-    from tracer._evaluate import read_parallel_tsv
+    from tracer.evaluation._evaluate import read_parallel_tsv
 
     docs = read_parallel_tsv(ROOT.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv")[: args.docs]
     site = Site()

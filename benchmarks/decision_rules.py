@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
-from tracer._cases import case_variants, run_cases
-from tracer._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
-from tracer._onnx import int8_embedder
+from tracer.evaluation._cases import case_variants, run_cases
+from tracer.evaluation._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
+from tracer.model._onnx import int8_embedder
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 RULES = {

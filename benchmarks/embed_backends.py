@@ -30,9 +30,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from tracer import load_embedder
-    from tracer._evaluate import read_parallel_tsv, run_protocols, score_by_lang
-    from tracer._judge import rule_for
-    from tracer._onnx import OnnxEmbedder, SplitEmbedder, ensure_export
+    from tracer.evaluation._evaluate import read_parallel_tsv, run_protocols, score_by_lang
+    from tracer.model._onnx import OnnxEmbedder, SplitEmbedder, ensure_export
+    from tracer.tracing._judge import rule_for
 
     docs = read_parallel_tsv(NTREX)
     texts = [seg[lang] for d in docs for seg in d.segments for lang in ("en", "ru", "uk")][: args.sentences]

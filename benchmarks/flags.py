@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=0, help="print N flagged pairs per kind")
     args = parser.parse_args()
 
-    from tracer._evaluate import read_parallel_tsv
-    from tracer._flags import compare
+    from tracer.evaluation._evaluate import read_parallel_tsv
+    from tracer.judgments._flags import compare
 
     pairs = Counter()
     counts: dict[str, Counter[str]] = defaultdict(Counter)

@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--docs", default="300,1200")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from tracer._evaluate import read_parallel_tsv
+    from tracer.evaluation._evaluate import read_parallel_tsv
 
     segments = [seg["en"] for d in read_parallel_tsv(NTREX) for seg in d.segments]
     tmp = Path(tempfile.mkdtemp(prefix="tracer-mem-"))

@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
-from tracer._cases import _labels, case_variants
-from tracer._match import find_candidates
-from tracer._onnx import int8_embedder
-from tracer._trace import article_sentences, query_texts
+from tracer.evaluation._cases import _labels, case_variants
+from tracer.model._onnx import int8_embedder
+from tracer.tracing._match import find_candidates
+from tracer.tracing._trace import article_sentences, query_texts
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DATE = re.compile(r"\s*\(\d{1,2}/\d{1,2}(?:/\d{2,4})?\)")

@@ -43,8 +43,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from tracer import DEFAULT_MODEL, load_embedder
-    from tracer._evaluate import Protocol, read_parallel_tsv, run_protocols
-    from tracer._judge import rule_for
+    from tracer.evaluation._evaluate import Protocol, read_parallel_tsv, run_protocols
+    from tracer.tracing._judge import rule_for
 
     docs = read_parallel_tsv(args.data)
     similar = story_similarity(docs)
@@ -59,7 +59,7 @@ def main() -> None:
 
 def report(test: list, rule, docs: list, similar: dict, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def, type-arg]
     from tracer import DEFAULT_MODEL
-    from tracer._evaluate import decide, score
+    from tracer.evaluation._evaluate import decide, score
 
     decided = [(o, s[0]) for o, s in decide(test, rule) if o.gold is None and s]
     unsourced = sum(o.gold is None for o in test)

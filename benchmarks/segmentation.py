@@ -16,7 +16,7 @@ from pathlib import Path
 import blingfire
 
 from tracer import segment
-from tracer._evaluate import LANG_COLUMNS, read_parallel_tsv
+from tracer.evaluation._evaluate import LANG_COLUMNS, read_parallel_tsv
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ntrex" / "ntrex-dev.tsv"
 

@@ -37,10 +37,10 @@ def main() -> None:
     import index as ix
     from index._store import NewDocument, NewUnit
     from tracer import SourceDoc, load_embedder
-    from tracer._evaluate import read_parallel_tsv
-    from tracer._judge import rule_for
-    from tracer._onnx import exported_embedder
-    from tracer._trace import trace_text
+    from tracer.evaluation._evaluate import read_parallel_tsv
+    from tracer.model._onnx import exported_embedder
+    from tracer.tracing._judge import rule_for
+    from tracer.tracing._trace import trace_text
 
     base = load_embedder()
     query_embedder = exported_embedder(base.info) or base

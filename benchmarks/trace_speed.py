@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     import index as ix
     from tracer import load_embedder
-    from tracer._judge import rule_for
-    from tracer._trace import trace_text
+    from tracer.tracing._judge import rule_for
+    from tracer.tracing._trace import trace_text
 
     tmp = Path(tempfile.mkdtemp(prefix="tracer-bench-"))
     example = ROOT / "tracer" / "example"

@@ -59,7 +59,7 @@ def main() -> None:
 
     from index import _vectors
     from tracer import load_embedder
-    from tracer._evaluate import read_parallel_tsv
+    from tracer.evaluation._evaluate import read_parallel_tsv
 
     faiss.omp_set_num_threads(2)
     rng = np.random.default_rng(2)
@@ -133,7 +133,7 @@ def main() -> None:
         found_scores = -np.sort(-np.einsum("qd,qkd->qk", q, xb[found]), axis=1)
         r1 = float(np.mean(found[:, 0] == truth[:, 0]))
         r10 = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]))
-        # the judge's margin: best cosine minus the mean of the next MARGIN_K (tracer/_match.py)
+        # the judge's margin: best cosine minus the mean of the next MARGIN_K (tracer/tracing/_match.py)
         error = np.abs(margins(found_scores) - margins(truth_scores))
         size = faiss.serialize_index(index).nbytes if factory else None
         per = f"{size / len(xb):.0f}" if size else "same"

@@ -27,7 +27,7 @@ import numpy as np
 
 from tracer import Embedder, InputError
 from tracer._dates import parse_instant
-from tracer._langid import LanguageDetector
+from tracer.tracing._langid import LanguageDetector
 
 from ._charset import decode
 from ._discover import Link, Listing, parse_listing

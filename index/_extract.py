@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tracer import InputError, SourceDoc
-from tracer._article import extract_page
-from tracer._langid import LanguageDetector
+from tracer.tracing._article import extract_page
+from tracer.tracing._langid import LanguageDetector
 
 from ._documents import SOURCE_LANGS, Document, parse_published
 

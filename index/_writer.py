@@ -11,9 +11,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from tracer import _embed
-from tracer._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
 from tracer._errors import ModelError, ReferenceIndexError
+from tracer.model import _embed
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
 
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
 from ._documents import Document, read_jsonl
@@ -38,7 +38,7 @@ def passage_embedder(embedder: Embedder, backend: Backend, notify: Notify = _qui
     was asked for by name."""
     if backend == "torch":
         return embedder, "torch"
-    from tracer._onnx import int8_embedder
+    from tracer.model._onnx import int8_embedder
 
     fallback = log.info if backend == "auto" else log.warning  # only a backend asked for by name is missed
     if not isinstance(embedder, SentenceTransformerEmbedder):
@@ -57,7 +57,7 @@ def indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: Backe
     ~1 GB less memory), else the model through torch and ``passage_embedder``. A model that
     does not fit the ``recorded`` one of an existing index is not exported: the index refuses it."""
     if backend in ("auto", "onnx-int8"):
-        from tracer._onnx import exported_embedder
+        from tracer.model._onnx import exported_embedder
 
         found = exported_embedder(name, prompts, "int8")
         if found is not None:

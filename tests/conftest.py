@@ -73,7 +73,7 @@ def runner(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
     import tracer
-    from tracer import _embed, _onnx
+    from tracer.model import _embed, _onnx
 
     fake = HashEmbedder()
     monkeypatch.setattr(tracer, "load_embedder", lambda name=None, **kw: fake)

@@ -10,7 +10,7 @@ import pytest
 import index as ix
 import tracer
 from tests.conftest import HashEmbedder
-from tracer._judge import rule_for
+from tracer.tracing._judge import rule_for
 
 DOCS = [
     {"url": "https://a.example/kursk", "outlet": "The Guardian", "lang": "en", "published": "2024-11-05",
@@ -95,7 +95,7 @@ def test_threads_share_one_vector_index_and_a_refresh_gets_a_new_one(built: tupl
 def test_open_for_writing_refuses_another_model_and_a_missing_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tracer import _embed
+    from tracer.model import _embed
 
     monkeypatch.setattr(_embed, "load_embedder", lambda *a, **kw: HashEmbedder())
     with ix.open_for_writing(tmp_path / "i", backend="torch") as writer:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tracer import InputError
-from tracer._article import read_article
+from tracer.tracing._article import read_article
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_a_broken_utf16_file_says_so(tmp_path: Path) -> None:
 
 
 def test_a_link_farm_or_a_huge_page_is_refused_before_extraction() -> None:
-    from tracer._article import MAX_PAGE_BYTES, extract_page
+    from tracer.tracing._article import MAX_PAGE_BYTES, extract_page
 
     farm = b"<html><body>" + b"".join(b'<a href="/x%d">%d</a>' % (i, i) for i in range(60_000)) + b"</body></html>"
     assert len(farm) < MAX_PAGE_BYTES

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import tracer
 from cli import main
 from tests.conftest import HashEmbedder
-from tracer._langid import Guess, not_indonesian_warning
+from tracer.tracing._langid import Guess, not_indonesian_warning
 
 SCHEMA = json.loads((Path(tracer.__file__).parent / "report.schema.json").read_text(encoding="utf-8"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracer._credits import find_credit, without_credit
+from tracer.judgments._credits import find_credit, without_credit
 
 CASES = [
     (

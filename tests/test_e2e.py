@@ -228,8 +228,8 @@ def test_index_add_html_and_trace_with_the_real_model(env, tmp_path: Path) -> No
 @pytest.mark.skipif(not NTREX.exists(), reason=f"parallel evaluation data not found at {NTREX}")
 def test_ntrex_protocol_meets_measured_figures(real_embedder, tmp_path: Path) -> None:
     """Test half of NTREX dev (documents the decision rule was not fitted on), both layouts: README figures."""
-    from tracer._evaluate import Protocol, pr_curve, read_parallel_tsv, run_protocols, score_by_lang
-    from tracer._judge import rule_for
+    from tracer.evaluation._evaluate import Protocol, pr_curve, read_parallel_tsv, run_protocols, score_by_lang
+    from tracer.tracing._judge import rule_for
 
     protocol = Protocol(layouts=("runs", "mixed"))
     outcomes = run_protocols(read_parallel_tsv(NTREX), real_embedder, tmp_path, protocol, runs=3)  # as `trace eval`

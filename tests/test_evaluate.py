@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED_DATA, HashEmbedder
-from tracer._cases import ablated, find_cases, read_case, run_case
-from tracer._evaluate import (
+from tracer._types import SourceDoc, SourceUnit
+from tracer.evaluation._cases import ablated, find_cases, read_case, run_case
+from tracer.evaluation._evaluate import (
     Accept,
     ParallelDoc,
     calibrate,
@@ -19,7 +20,6 @@ from tracer._evaluate import (
     score,
     word_overlap,
 )
-from tracer._types import SourceDoc, SourceUnit
 
 REALCASES = SHARED_DATA / "realcases"
 TOOLS = SHARED_DATA.parent / "tools"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tracer._credits import find_attribution
-from tracer._flags import compare
-from tracer._outlets import OutletTable
+from tracer.judgments._credits import find_attribution
+from tracer.judgments._flags import compare
+from tracer.judgments._outlets import OutletTable
 
 
 @pytest.mark.parametrize(
@@ -163,8 +163,8 @@ def test_a_faithful_translation_has_no_flags(case: str, article: str, source: st
 
 
 def test_flags_compare_only_the_window_sentence_the_article_sentence_covers() -> None:
-    from tracer._report import Match
-    from tracer._trace import covered
+    from tracer.report._report import Match
+    from tracer.tracing._trace import covered
 
     window = Match(0.9, 0.8, 0.1, 'Putin replaced Shoigu on Sunday. "The ministry must stay open to innovation," Peskov said.', "en",
                    "X", "https://x.example", "", None, [3, 4], 0, 70)  # fmt: skip

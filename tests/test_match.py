@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tracer import ConfigError, SourceDoc, SourceUnit
-from tracer._judge import DecisionRule, Logistic, rule_for, rule_from_entry
-from tracer._match import Candidate, distinct, with_margins
-from tracer._report import Match, SentenceResult, summarize_sources
+from tracer.report._report import Match, SentenceResult, summarize_sources
+from tracer.tracing._judge import DecisionRule, Logistic, rule_for, rule_from_entry
+from tracer.tracing._match import Candidate, distinct, with_margins
 
 DOC_A = SourceDoc("https://a.example/1", "A", "en", "", "2024-11-05")
 DOC_B = SourceDoc("https://b.example/1", "B", "ru", "", None)

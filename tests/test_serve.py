@@ -25,8 +25,8 @@ import tracer
 from cli import main
 from tests.conftest import HashEmbedder
 from tests.site import Site
-from tracer._judge import rule_for
-from tracer._service import ServiceSettings, create_app
+from tracer.service._service import ServiceSettings, create_app
+from tracer.tracing._judge import rule_for
 
 SCHEMA = json.loads((Path(tracer.__file__).parent / "report.schema.json").read_text(encoding="utf-8"))
 SOURCES = [

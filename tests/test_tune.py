@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cli import main
 from tests.conftest import EXAMPLE
 from tracer import InputError
-from tracer._tune import read_pairs
+from tracer.model._tune import read_pairs
 
 PAIRS = [
     ("Pasukan Korea Utara tiba di Kursk.", "North Korean troops arrived in Kursk."),
@@ -24,7 +24,7 @@ PAIRS = [
 @pytest.fixture(autouse=True)
 def private_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """ONNX exports of this module's throwaway models go to tmp, not the shared model cache."""
-    from tracer import _onnx
+    from tracer.model import _onnx
 
     monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")
 

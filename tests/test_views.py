@@ -189,7 +189,7 @@ def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index:
 
 
 def _report_with_near_misses():  # type: ignore[no-untyped-def]
-    from tracer._report import Match, Report, SentenceResult
+    from tracer.report._report import Match, Report, SentenceResult
 
     def m(i: int, score: float) -> Match:
         return Match(score, 0.8, 0.01, f"Original {i}.", "ru", f"Outlet {i}", f"https://o{i}.example/a", "", None,
@@ -205,7 +205,7 @@ def _report_with_near_misses():  # type: ignore[no-untyped-def]
 
 
 def test_views_label_a_possible_source_and_show_near_misses_of_untraced_sentences() -> None:
-    from tracer._views import render_html, render_markdown, render_text
+    from tracer.report._views import render_html, render_markdown, render_text
 
     report = _report_with_near_misses()
     text = render_text(report, width=200)
@@ -231,7 +231,7 @@ HOSTILE_TEXT = "\u001b]0;TITLE\u0007\u001b[2JKremlin said\n# Owned ![x](https://
 
 
 def _hostile_report():  # type: ignore[no-untyped-def]
-    from tracer._report import Carrier, Match, Report, SentenceResult, SourceSummary
+    from tracer.report._report import Carrier, Match, Report, SentenceResult, SourceSummary
 
     m = Match(0.9, 0.8, 0.1, HOSTILE_TEXT, "en", HOSTILE_TEXT, HOSTILE_URL, HOSTILE_TEXT, None, [0], 0, 10)
     also = Carrier(HOSTILE_URL, HOSTILE_TEXT, "en", "", None, HOSTILE_TEXT, 0.9)
@@ -247,7 +247,7 @@ def _hostile_report():  # type: ignore[no-untyped-def]
 def test_markdown_escapes_every_field_when_rendered_by_a_real_renderer() -> None:
     from markdown_it import MarkdownIt
 
-    from tracer._views import render_markdown
+    from tracer.report._views import render_markdown
 
     md = render_markdown(_hostile_report())
     rendered = MarkdownIt("commonmark").render(md)
@@ -258,7 +258,7 @@ def test_markdown_escapes_every_field_when_rendered_by_a_real_renderer() -> None
 
 
 def test_human_views_never_pass_terminal_control_sequences() -> None:
-    from tracer._views import render_html, render_markdown, render_text
+    from tracer.report._views import render_html, render_markdown, render_text
 
     report = _hostile_report()
     for view in (render_text(report, width=120), render_markdown(report), render_html(report)):

@@ -7,14 +7,14 @@ Modules are private; this package exports what callers and the ``index`` package
 
 from typing import TYPE_CHECKING
 
-from ._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder, load_embedder
-from ._errors import ConfigError, InputError, ModelError, ReferenceIndexError, TracerError
-from ._segment import SEGMENTER_ID, Sentence, segment
-from ._types import SourceDoc, SourceUnit
+from tracer._errors import ConfigError, InputError, ModelError, ReferenceIndexError, TracerError
+from tracer._types import SourceDoc, SourceUnit
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder, load_embedder
+from tracer.tracing._segment import SEGMENTER_ID, Sentence, segment
 
 if TYPE_CHECKING:
-    from ._api import Prepared, Tracer
-    from ._report import Report
+    from tracer._api import Prepared, Tracer
+    from tracer.report._report import Report
 
 __version__ = "0.1.0"
 
@@ -23,11 +23,11 @@ def __getattr__(name: str) -> object:
     """``Tracer`` and what it returns load on first use: they sit above the ``index`` package,
     which imports this one, so importing them here eagerly would make a cycle."""
     if name in ("Tracer", "Prepared"):
-        from . import _api
+        from tracer import _api
 
         return getattr(_api, name)
     if name == "Report":
-        from ._report import Report
+        from tracer.report._report import Report
 
         return Report
     raise AttributeError(f"module 'tracer' has no attribute {name!r}")

@@ -17,17 +17,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _embed
-from ._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
-from ._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
-from ._errors import InputError, ModelError, ReferenceIndexError
-from ._judge import DecisionRule, rule_for
-from ._langid import LanguageDetector, is_indonesian, not_indonesian_warning
-from ._outlets import OutletTable
-from ._paths import resolve_index
-from ._report import Report
-from ._segment import Sentence
-from ._trace import TraceOptions, article_sentences, trace_text
+from tracer._errors import InputError, ModelError, ReferenceIndexError
+from tracer._paths import resolve_index
+from tracer.judgments._outlets import OutletTable
+from tracer.model import _embed
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
+from tracer.report._report import Report
+from tracer.tracing._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
+from tracer.tracing._judge import DecisionRule, rule_for
+from tracer.tracing._langid import LanguageDetector, is_indonesian, not_indonesian_warning
+from tracer.tracing._segment import Sentence
+from tracer.tracing._trace import TraceOptions, article_sentences, trace_text
 
 log = logging.getLogger("tracer")
 
@@ -96,14 +96,14 @@ def _describe(info: ModelInfo) -> str:
 
 def _fast_embedder(recorded: ModelInfo) -> Embedder | None:
     """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
-    from ._onnx import exported_embedder
+    from tracer.model._onnx import exported_embedder
 
     return exported_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
 
 
 def _export_for_next_time(embedder: Embedder, notify: Notify) -> None:
     """Export a model loaded through torch so the next start is fast; best effort."""
-    from ._onnx import available, ensure_export, exportable
+    from tracer.model._onnx import available, ensure_export, exportable
 
     if not available() or not isinstance(embedder, SentenceTransformerEmbedder):
         return
@@ -259,7 +259,7 @@ class Tracer:
         if not rule.calibrated:
             warnings.append(f"model {rule.model!r} has no calibration; verdicts use a generic margin rule")
             log.warning("%s", warnings[-1])
-        from . import __version__
+        from tracer import __version__
 
         with self._store() as store:
             options = TraceOptions(top_k=top_k, before=before_iso(before), known_outlets=store.outlets(),

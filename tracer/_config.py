@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from ._errors import ConfigError
+from tracer._errors import ConfigError
 
 KNOWN_KEYS: dict[str, set[str]] = {
     "article": {"index", "format", "top_k", "threshold", "model", "max_bytes", "before"},

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from tracer import ModelInfo
-from tracer._onnx import CHECKED, EXPORT_VERSION, MARKER, _fingerprint_file, read_export
+from tracer.model._onnx import CHECKED, EXPORT_VERSION, MARKER, _fingerprint_file, read_export
 
 INFO = ModelInfo(name="m", source="test", dim=4, query_prompt="q: ", passage_prompt="p: ", max_seq_length=16)
 

@@ -14,7 +14,7 @@ import index as ix
 import tracer
 from cli import main
 from tests.conftest import HashEmbedder
-from tracer._judge import rule_for
+from tracer.tracing._judge import rule_for
 
 ARTICLE = "Story 7 says the river rose 7 metres overnight in the city."
 

@@ -11,7 +11,7 @@ import pytest
 import index as ix
 import tracer
 from tests.conftest import HashEmbedder
-from tracer._judge import rule_for
+from tracer.tracing._judge import rule_for
 
 
 def docs(start: int, n: int) -> list[ix.Document]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ._credits import without_credit
-from ._translit import skeleton, skeletons_match
+from tracer.judgments._credits import without_credit
+from tracer.judgments._translit import skeleton, skeletons_match
 
 _CAPITALIZED = re.compile(r"(?<![\w])[A-ZА-ЯЁІЇЄҐ][\w'’-]{2,}")
 _WORD = re.compile(r"[^\W\d_][\w'’-]{2,}")

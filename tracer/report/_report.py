@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from ._dates import parse_instant
-from ._flags import Flag
+from tracer._dates import parse_instant
+from tracer.judgments._flags import Flag
 
 SCHEMA_VERSION = "1"
 

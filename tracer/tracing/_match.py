@@ -9,8 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ._agreement import name_agreement, query_names
-from ._types import SourceUnit
+from tracer._types import SourceUnit
+from tracer.judgments._agreement import name_agreement, query_names
 
 
 class ReferenceIndex(Protocol):

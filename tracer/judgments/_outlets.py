@@ -12,9 +12,9 @@ from difflib import SequenceMatcher
 from importlib import resources
 from pathlib import Path
 
-from ._config import read_toml
-from ._errors import ConfigError
-from ._translit import fold
+from tracer._config import read_toml
+from tracer._errors import ConfigError
+from tracer.judgments._translit import fold
 
 FUZZY = 0.85
 """Similarity (difflib ratio of normalized names) from which a garbled name counts as an outlet."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from ._errors import InputError, TracerError
+from tracer._errors import InputError, TracerError
 
 log = logging.getLogger("tracer")
 access_log = logging.getLogger("tracer.access")
@@ -107,7 +107,7 @@ def parse_request(data: dict[str, Any], *, default_format: str = "json") -> Trac
         raise ServiceError(400, "bad_input", "'top_k' must be 1 to 20 and 'threshold' 0 to 1")
     before = data.get("before") or None
     if before is not None:
-        from ._api import before_iso
+        from tracer._api import before_iso
 
         try:
             before = before_iso(str(before))
@@ -185,8 +185,8 @@ class TraceService:
             self._state.in_flight -= 1
 
     def _work(self, tracer: Any, request: TraceRequest, state: dict[str, Any]) -> tuple[str, str]:
-        from ._api import fetch_article, prepare
-        from ._views import render
+        from tracer._api import fetch_article, prepare
+        from tracer.report._views import render
 
         if request.url is not None:
             article = fetch_article(request.url, allow_private=self.settings.allow_private_urls)
@@ -262,7 +262,7 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    from . import _openapi, _webpage
+    from tracer.service import _openapi, _webpage
 
     service = TraceService(load, settings)
 

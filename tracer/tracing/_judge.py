@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from ._errors import ConfigError
-from ._match import Candidate
+from tracer._errors import ConfigError
+from tracer.tracing._match import Candidate
 
 CALIBRATION_FILE = "calibration.json"
 RULE_VERSION = 2

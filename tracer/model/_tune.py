@@ -36,7 +36,7 @@ class TuneSettings:
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     """Two tab-separated columns per line: a translation and its original."""
-    from ._errors import InputError
+    from tracer._errors import InputError
 
     pairs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

@@ -28,9 +28,9 @@ from typing import Literal
 
 import numpy as np
 
-from ._embed import ModelInfo, Role, SentenceTransformerEmbedder, adapter_identity, resolve
-from ._errors import ModelError
-from ._paths import cache_dir
+from tracer._errors import ModelError
+from tracer._paths import cache_dir
+from tracer.model._embed import ModelInfo, Role, SentenceTransformerEmbedder, adapter_identity, resolve
 
 log = logging.getLogger(__name__)
 

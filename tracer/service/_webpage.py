@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from ._views import REPORT_CSS
+from tracer.report._views import REPORT_CSS
 
 _PAGE_CSS = """
 .tool { max-width: 1280px; margin: 0 auto; padding: 12px 16px; }

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _embed
-from ._embed import Embedder
-from ._errors import InputError
+from tracer._errors import InputError
+from tracer.model import _embed
+from tracer.model._embed import Embedder
 
 log = logging.getLogger("tracer")
 
@@ -46,7 +46,7 @@ def _passages(query: Embedder, backend: str, notify: Notify) -> tuple[Embedder, 
 def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, backend: str = "torch",
                       layouts: tuple[str, ...] = ("runs",), notify: Notify = _quiet) -> tuple[list[Any], str, str]:  # fmt: skip
     """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
-    from ._evaluate import Protocol, read_parallel_tsv, run_protocols
+    from tracer.evaluation._evaluate import Protocol, read_parallel_tsv, run_protocols
 
     wanted = tuple(x.strip() for x in langs.split(",") if x.strip())
     bad = [x for x in wanted if x not in ("en", "ru", "uk")]
@@ -65,8 +65,8 @@ def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: in
 def case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...], notify: Notify = _quiet) -> list[Any]:
     """Outcomes of real cases and their ablated variants, indexed as `trace index add` does
     (the default passage backend) and traced as `trace` does."""
-    from ._cases import case_variants, run_cases
-    from ._evaluate import Protocol
+    from tracer.evaluation._cases import case_variants, run_cases
+    from tracer.evaluation._evaluate import Protocol
 
     variants = case_variants(paths, seeds)
     query = _embed.load_embedder(model, progress=notify)
@@ -79,7 +79,7 @@ def case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...], n
 
 def case_scores(outcomes: list[Any], rule: Any) -> dict[str, object]:
     """Figures per real case and variant, and pooled over the cases and over their ablated variants."""
-    from ._evaluate import score
+    from tracer.evaluation._evaluate import score
 
     by_case: dict[str, list[Any]] = {}
     for o in outcomes:
@@ -98,8 +98,8 @@ def calibrate_into(target: Path, data: Path, *, model: str, absent: float, seed:
                    max_wrong_real: float, generic: bool, notify: Notify = _quiet) -> tuple[str, str]:  # fmt: skip
     """Fit the model's rule (and, with ``generic``, the generic one) and return (model name, the
     updated calibration file's text); the caller writes it."""
-    from ._evaluate import OperatingPoint, Protocol, calibrate
-    from ._judge import GENERIC, SENTENCE_FEATURES
+    from tracer.evaluation._evaluate import OperatingPoint, Protocol, calibrate
+    from tracer.tracing._judge import GENERIC, SENTENCE_FEATURES
 
     try:
         payload = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {"rules": {}}
@@ -132,9 +132,9 @@ def evaluate(data: tuple[Path, ...], *, model: str, absent: float, seed: int, ru
              ablate: str, split: str, threshold: float | None, backend: str,
              notify: Notify = _quiet) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[float, float]]]:  # fmt: skip
     """The figures of `trace eval` (JSON-ready), their curves and the operating point on each."""
-    from ._cases import is_case
-    from ._evaluate import pr_curve, score_by_lang, tatoeba_accuracy
-    from ._judge import rule_for
+    from tracer.evaluation._cases import is_case
+    from tracer.evaluation._evaluate import pr_curve, score_by_lang, tatoeba_accuracy
+    from tracer.tracing._judge import rule_for
 
     tables = [p for p in data if p.is_file()]
     case_paths = tuple(p for p in data if p.is_dir() and (is_case(p) or any(is_case(q) for q in p.iterdir())))

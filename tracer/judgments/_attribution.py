@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ._credits import find_attribution
-from ._judge import Scored
-from ._outlets import OutletTable
-from ._report import Carrier, CreditCheck
+from tracer.judgments._credits import find_attribution
+from tracer.judgments._outlets import OutletTable
+from tracer.report._report import Carrier, CreditCheck
+from tracer.tracing._judge import Scored
 
 FAR = 0.1
 """Cosine gap from which the credited outlet's nearest sentence counts as not carrying the claim."""

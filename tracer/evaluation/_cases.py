@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ._embed import Embedder
-from ._errors import InputError
-from ._evaluate import Accept, Outcome, Query, word_overlap
-from ._match import find_candidates
-from ._trace import SEARCH_K, article_sentences, query_texts
+from tracer._errors import InputError
+from tracer.evaluation._evaluate import Accept, Outcome, Query, word_overlap
+from tracer.model._embed import Embedder
+from tracer.tracing._match import find_candidates
+from tracer.tracing._trace import SEARCH_K, article_sentences, query_texts
 
 GOLD_FILE = "gold.json"
 SOURCES_FILE = "sources.jsonl"

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ._agreement import digits, name_agreement, query_names
-from ._attribution import check as check_attribution
-from ._credits import without_credit
-from ._embed import Embedder
-from ._errors import InputError
-from ._flags import compare
-from ._judge import DecisionRule, Scored
-from ._match import ReferenceIndex, find_candidates
-from ._outlets import OutletTable
-from ._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
-from ._segment import Sentence, segment
-from ._types import SourceUnit
+from tracer._errors import InputError
+from tracer._types import SourceUnit
+from tracer.judgments._agreement import digits, name_agreement, query_names
+from tracer.judgments._attribution import check as check_attribution
+from tracer.judgments._credits import without_credit
+from tracer.judgments._flags import compare
+from tracer.judgments._outlets import OutletTable
+from tracer.model._embed import Embedder
+from tracer.report._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
+from tracer.tracing._judge import DecisionRule, Scored
+from tracer.tracing._match import ReferenceIndex, find_candidates
+from tracer.tracing._segment import Sentence, segment
 
 SEARCH_K = 24
 """faiss neighbours fetched per sentence: enough distinct candidates for the margin after folding windows."""

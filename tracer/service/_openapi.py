@@ -29,7 +29,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    from . import __version__
+    from tracer import __version__
 
     rebased = _rebased(report_schema())
     schema = {k: v for k, v in rebased.items() if k not in ("$schema", "$id", "$defs")}

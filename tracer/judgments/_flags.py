@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._credits import find_attribution
-from ._translit import has_cyrillic, same_name, similarity, skeleton, to_latin
+from tracer.judgments._credits import find_attribution
+from tracer.judgments._translit import has_cyrillic, same_name, similarity, skeleton, to_latin
 
 NAME_SIMILARITY = 0.75
 """A name part this similar to, but not the same as, its counterpart is a changed name."""

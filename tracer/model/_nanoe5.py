@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import ModelError
+from tracer._errors import ModelError
 
 MAGIC = b"E5S1"
 MARKER = "tracer-converted.json"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError
+from tracer._errors import InputError
 
 DEFAULT_MAX_BYTES = 1_000_000
 """About 150,000 words: far above any news article, low enough to stop a wrong file early."""

