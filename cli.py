@@ -845,11 +845,11 @@ def _is_loopback(host: str) -> bool:
 @main.command("serve")
 @index_option
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind; another than loopback needs --token."
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; any but a loopback address needs --token."
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--token", envvar="TRACER_TOKEN", default=None,
-              help="Bearer token the API and the page require [default: $TRACER_TOKEN; none on loopback].")  # fmt: skip
+              help="Bearer token the API and the page then require [default: $TRACER_TOKEN; optional on loopback].")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Articles traced at once (one per CPU core is right).")  # fmt: skip
 @click.option("--queue", "queue_size", type=click.IntRange(0), default=8, show_default=True,
