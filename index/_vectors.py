@@ -9,6 +9,7 @@ query are re-scored exactly with their float32 vectors, which SQLite keeps anywa
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -94,8 +95,17 @@ def train(factory: str, dim: int, sample: np.ndarray) -> faiss.Index:
     return index
 
 
+@functools.cache
+def _configure() -> None:
+    """Exact searches of a few dozen queries go through BLAS (faiss's default here sends them to
+    its own SIMD loop, which ran 60-86 ms beside ONNX Runtime at 100k vectors instead of ~20 ms;
+    `benchmarks/serve_load.py`). Both paths compute exact inner products. Once per process."""
+    faiss.cvar.distance_compute_blas_threshold = 1
+
+
 def search(index: faiss.Index, queries: np.ndarray, k: int, vectors_of: VectorsOf) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` by inner product; exact for every index type (IVF-PQ candidates re-scored)."""
+    _configure()
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     n = len(queries)
     if index.ntotal == 0:
