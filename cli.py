@@ -230,11 +230,6 @@ def _index_path(index_dir: Path | None) -> Path:
     return resolve_index(index_dir)[0]
 
 
-def _implicit_index() -> bool:
-    """No --index and no $TRACER_INDEX: the user data directory, which may hold the example."""
-    return not os.environ.get("TRACER_INDEX")
-
-
 class _ModelProgress:
     """Notices as lines, conversion steps as a bar (on a terminal only)."""
 
@@ -562,10 +557,11 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
     from tqdm import tqdm
 
     import index as ix
+    from tracer._paths import resolve_index
 
     config = ix.load_sources(sources_file)
     sources = config.select(source_names)
-    path = _index_path(index_dir)
+    path, implicit = resolve_index(index_dir)  # implicit: the user data directory, which may hold the example
     options = ix.CrawlOptions(since=since.replace(tzinfo=UTC) if since else None, max_articles=max_articles)
     bar = tqdm(total=0, unit="page", desc=command, disable=not _progress_enabled(), file=sys.stderr)
 
@@ -574,7 +570,7 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
         bar.refresh()
 
     writer = ix.open_for_writing(path, model, backend, create=command == "build",  # type: ignore[arg-type]
-                                 replace_example=index_dir is None and _implicit_index(), notify=_ModelProgress())  # fmt: skip
+                                 replace_example=implicit, notify=_ModelProgress())  # fmt: skip
     with bar, writer:
         summary = writer.crawl(sources, config, options, command=command, on_total=on_total,
                                on_advance=bar.update).to_dict()  # fmt: skip

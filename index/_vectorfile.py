@@ -7,7 +7,6 @@ A part of :class:`index.IndexStore`, mixed in: it uses the store's connection an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,8 @@ from typing import Any
 
 import faiss
 import numpy as np
+
+from tracer._files import sha256_file
 
 from . import _vectors
 
@@ -57,7 +58,7 @@ class VectorFile:
                 faiss.write_index(index, str(tmp))
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
-                digest = _sha256(tmp)
+                digest = sha256_file(tmp)
                 with self._transaction() as conn:  # the checksum first: a file without its own is not trusted
                     conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('vectors_sha256', ?)",
                                  (json.dumps({"file": target.name, "sha256": digest}),))  # fmt: skip
@@ -150,7 +151,7 @@ class VectorFile:
         if recorded.get("file") != path.name:
             return False  # an older file, or one whose publishing was cut short: not the checked one
         try:
-            actual = _sha256(path)
+            actual = sha256_file(path)
         except FileNotFoundError:
             return False
         if actual != recorded.get("sha256"):
@@ -229,14 +230,6 @@ class VectorFile:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` stored vectors by inner product, exact whatever the index type."""
         return _vectors.search(self.vector_index(), queries, k, self._vectors_of)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

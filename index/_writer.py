@@ -13,7 +13,7 @@ from typing import Literal
 
 from tracer._errors import ModelError, ReferenceIndexError
 from tracer.model import _embed
-from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, Notify, SentenceTransformerEmbedder, log_notice
 
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
 from ._documents import Document, read_jsonl
@@ -25,14 +25,9 @@ from ._store import IndexStore
 log = logging.getLogger("tracer")
 
 Backend = Literal["auto", "onnx-int8", "torch"]
-Notify = Callable[[str], None]
 
 
-def _quiet(message: str) -> None:
-    log.info("%s", message)
-
-
-def passage_embedder(embedder: Embedder, backend: Backend, notify: Notify = _quiet) -> tuple[Embedder, str]:
+def passage_embedder(embedder: Embedder, backend: Backend, notify: Notify = log_notice) -> tuple[Embedder, str]:
     """The embedder for source sentences and the backend it really uses: a model the ONNX export
     cannot reproduce (another pooling, or a stand-in) stays in torch, with a warning if int8
     was asked for by name."""
@@ -52,7 +47,7 @@ def passage_embedder(embedder: Embedder, backend: Backend, notify: Notify = _qui
 
 
 def indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: Backend, recorded: ModelInfo | None = None,
-                      notify: Notify = _quiet) -> tuple[Embedder, str]:  # fmt: skip
+                      notify: Notify = log_notice) -> tuple[Embedder, str]:  # fmt: skip
     """The model's int8 export alone when it exists (torch is then never loaded: faster start,
     ~1 GB less memory), else the model through torch and ``passage_embedder``. A model that
     does not fit the ``recorded`` one of an existing index is not exported: the index refuses it."""
@@ -130,7 +125,7 @@ class IndexWriter:
 
 def open_for_writing(path: str | Path, model: str | None = None, backend: Backend = "auto", *,
                      create: bool = True, replace_example: bool = False, example: bool = False,
-                     notify: Notify = _quiet) -> IndexWriter:  # fmt: skip
+                     notify: Notify = log_notice) -> IndexWriter:  # fmt: skip
     """Open (or create) the index at ``path`` for writing.
 
     An existing index keeps its own model (``model`` naming another is refused); a new one is

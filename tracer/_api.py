@@ -9,7 +9,7 @@ import logging
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +21,7 @@ from tracer._errors import InputError, ModelError, ReferenceIndexError
 from tracer._paths import resolve_index
 from tracer.judgments._outlets import OutletTable
 from tracer.model import _embed
-from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, SentenceTransformerEmbedder
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, Notify, SentenceTransformerEmbedder, log_notice
 from tracer.report._report import Report
 from tracer.tracing._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
 from tracer.tracing._judge import DecisionRule, rule_for
@@ -30,12 +30,6 @@ from tracer.tracing._segment import Sentence
 from tracer.tracing._trace import TraceOptions, article_sentences, trace_text
 
 log = logging.getLogger("tracer")
-
-Notify = Callable[[str], None]
-
-
-def _quiet(message: str) -> None:
-    log.info("%s", message)
 
 
 @dataclass(frozen=True)
@@ -189,7 +183,7 @@ class Tracer:
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, *, model: str | None = None, threshold: float | None = None,
-             notify: Notify = _quiet) -> Tracer:  # fmt: skip
+             notify: Notify = log_notice) -> Tracer:  # fmt: skip
         """Open the index at ``index_dir`` (default: ``$TRACER_INDEX``, else the user data
         directory, seeded with the bundled example on a first run) with the model it was built
         with. ``model`` only checks that it is that one; ``threshold`` overrides the calibrated one;

@@ -9,21 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tracer._errors import InputError
 from tracer.model import _embed
-from tracer.model._embed import Embedder
+from tracer.model._embed import Embedder, Notify, log_notice
 
 log = logging.getLogger("tracer")
-
-Notify = Callable[[str], None]
-
-
-def _quiet(message: str) -> None:
-    log.info("%s", message)
 
 
 def layouts_of(layout: str) -> tuple[str, ...]:
@@ -44,7 +37,7 @@ def _passages(query: Embedder, backend: str, notify: Notify) -> tuple[Embedder, 
 
 
 def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, backend: str = "torch",
-                      layouts: tuple[str, ...] = ("runs",), notify: Notify = _quiet) -> tuple[list[Any], str, str]:  # fmt: skip
+                      layouts: tuple[str, ...] = ("runs",), notify: Notify = log_notice) -> tuple[list[Any], str, str]:  # fmt: skip
     """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
     from tracer.evaluation._evaluate import Protocol, read_parallel_tsv, run_protocols
 
@@ -62,7 +55,9 @@ def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: in
     return outcomes, embedder.info.name, backend
 
 
-def case_outcomes(paths: tuple[Path, ...], model: str, seeds: tuple[int, ...], notify: Notify = _quiet) -> list[Any]:
+def case_outcomes(
+    paths: tuple[Path, ...], model: str, seeds: tuple[int, ...], notify: Notify = log_notice
+) -> list[Any]:
     """Outcomes of real cases and their ablated variants, indexed as `trace index add` does
     (the default passage backend) and traced as `trace` does."""
     from tracer.evaluation._cases import case_variants, run_cases
@@ -95,7 +90,7 @@ def case_scores(outcomes: list[Any], rule: Any) -> dict[str, object]:
 
 def calibrate_into(target: Path, data: Path, *, model: str, absent: float, seed: int, runs: int, langs: str,
                    layout: str, case_paths: tuple[Path, ...], ablate: str, max_wrong_source: float,
-                   max_wrong_real: float, generic: bool, notify: Notify = _quiet) -> tuple[str, str]:  # fmt: skip
+                   max_wrong_real: float, generic: bool, notify: Notify = log_notice) -> tuple[str, str]:  # fmt: skip
     """Fit the model's rule (and, with ``generic``, the generic one) and return (model name, the
     updated calibration file's text); the caller writes it."""
     from tracer.evaluation._evaluate import OperatingPoint, Protocol, calibrate
@@ -130,7 +125,7 @@ def calibrate_into(target: Path, data: Path, *, model: str, absent: float, seed:
 
 def evaluate(data: tuple[Path, ...], *, model: str, absent: float, seed: int, runs: int, langs: str, layout: str,
              ablate: str, split: str, threshold: float | None, backend: str,
-             notify: Notify = _quiet) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[float, float]]]:  # fmt: skip
+             notify: Notify = log_notice) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[float, float]]]:  # fmt: skip
     """The figures of `trace eval` (JSON-ready), their curves and the operating point on each."""
     from tracer.evaluation._cases import is_case
     from tracer.evaluation._evaluate import pr_curve, score_by_lang, tatoeba_accuracy

@@ -203,6 +203,15 @@ def load_sentence_transformer(target: str) -> object:
     return SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32})
 
 
+Notify = Callable[[str], None]
+"""Progress notices for the user (model conversion, exports, first-run seeding)."""
+
+
+def log_notice(message: str) -> None:
+    """The default ``Notify`` of library calls: notices go to the log, at INFO."""
+    log.info("%s", message)
+
+
 def load_embedder(
     name: str = DEFAULT_MODEL,
     *,

@@ -10,7 +10,6 @@ w = (q - 8) * scale.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tracer._errors import ModelError
+from tracer._files import sha256_file
 
 MAGIC = b"E5S1"
 MARKER = "tracer-converted.json"
@@ -197,14 +197,6 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_checkpoint(source: Path, out: Path, *, progress: Callable[[str], None] | None = None) -> None:
     """Write a complete sentence-transformers model directory to ``out`` (which must not exist)."""
     from safetensors.numpy import save_file
@@ -258,8 +250,8 @@ def write_checkpoint(source: Path, out: Path, *, progress: Callable[[str], None]
     files = {p.relative_to(out).as_posix(): p for p in sorted(out.rglob("*")) if p.is_file()}
     _write_json(
         out / MARKER,
-        {"converter_version": CONVERTER_VERSION, "source": source.name, "source_sha256": _sha256(source),
-         "files": {name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for name, p in files.items()}},
+        {"converter_version": CONVERTER_VERSION, "source": source.name, "source_sha256": sha256_file(source),
+         "files": {name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for name, p in files.items()}},
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 
 from tracer._errors import ModelError
+from tracer._files import sha256_file
 from tracer._paths import cache_dir
 from tracer.model._embed import ModelInfo, Role, SentenceTransformerEmbedder, adapter_identity, resolve
 
@@ -139,11 +140,7 @@ def _fingerprint_file(path: Path, full: bool) -> dict[str, object]:
     st = path.stat()
     out: dict[str, object] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if full:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        out["sha256"] = digest.hexdigest()
+        out["sha256"] = sha256_file(path)
     return out
 
 

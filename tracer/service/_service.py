@@ -58,6 +58,11 @@ class ServiceError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
+    @classmethod
+    def of(cls, exc: ServiceError | TracerError) -> ServiceError:
+        """A library error as the client sees it: its own HTTP status and code."""
+        return exc if isinstance(exc, ServiceError) else cls(exc.http_status, exc.code, str(exc))
+
 
 @dataclass
 class _State:
@@ -273,7 +278,7 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
             except ServiceError as exc:
                 return _error(exc)
             except TracerError as exc:  # bad article, unreachable URL, ...: the client's to fix
-                return _error(ServiceError(exc.http_status, exc.code, str(exc)))
+                return _error(ServiceError.of(exc))
 
         return endpoint
 
@@ -314,7 +319,7 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
             parsed = parse_request(values, default_format="html")
             body, media = await service.run(parsed, request.scope.setdefault("state", {}))
         except (ServiceError, TracerError) as exc:
-            err = exc if isinstance(exc, ServiceError) else ServiceError(exc.http_status, exc.code, str(exc))
+            err = ServiceError.of(exc)
             return HTMLResponse(_webpage.page(values, error=err.message, token_field=bool(settings.token)),
                                 err.status, headers={**headers, **err.headers})  # fmt: skip
         if parsed.fmt == "html":
