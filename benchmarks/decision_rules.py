@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, load_embedder
 from tracer.evaluation._cases import case_variants, run_cases
-from tracer.evaluation._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
+from tracer.evaluation._evaluate import Outcome, Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
 from tracer.model._onnx import int8_embedder
+from tracer.tracing import _align
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 RULES = {
     "cosine": ("cosine",),
     "cosine + margin over claims": ("cosine", "margin"),
     "+ carrying outlets": ("cosine", "margin", "carriers"),
-    "+ names agreement (tracer)": ("cosine", "margin", "carriers", "names"),
+    "+ names agreement": ("cosine", "margin", "carriers", "names"),
+    "+ word recall (tracer)": ("cosine", "margin", "carriers", "names", "recall"),
 }
+COMPARED = {"best 6 compared": (6, 1.0), "best 4 within 0.05 (tracer)": (4, 0.05), "best 2 compared": (2, 1.0)}
+"""Which candidates get word recall: the data are traced with the widest, narrower ones are
+read off it (recall zeroed past them), for the full rule."""
 
 
 def main() -> None:
@@ -34,6 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
+    _align.ALIGN_TOP, _align.ALIGN_WITHIN = max(COMPARED.values())
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))
         ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
@@ -42,20 +49,36 @@ def main() -> None:
     test = [o for o in ntrex if o.query.split == "test"]
     names = sorted({o.query.split for o in real})
     print(f"model {embedder.info.name}; real cases left out one at a time; NTREX test half, both layouts")
-    print(f"{'sentence evidence':<30} {'real top1':>9} {'ablated top1':>12} {'ablated wrong':>13} "
+    print(f"{'sentence evidence':<42} {'real top1':>9} {'ablated top1':>12} {'ablated wrong':>13} "
           f"{'NTREX top1':>10} {'NTREX wrong':>11}")  # fmt: skip
-    for label, features in RULES.items():
+    rows = [(label, features, calib, test, real) for label, features in RULES.items()]
+    for label, (top, within) in COMPARED.items():
+        rows.append((f"word recall, {label}", RULES["+ word recall (tracer)"],
+                     *(compared_only(part, top, within) for part in (calib, test, real))))  # fmt: skip
+    for label, features, calib_, test_, real_ in rows:
         full, abl, nt = [], [], []
         for held in names:
-            rule, _ = calibrate(calib + [o for o in real if o.query.split != held], model=embedder.info.name,
+            rule, _ = calibrate(calib_ + [o for o in real_ if o.query.split != held], model=embedder.info.name,
                                 margin_k=4, features=features)  # fmt: skip
-            mine = [o for o in real if o.query.split == held]
+            mine = [o for o in real_ if o.query.split == held]
             full.append(([o for o in mine if o.query.doc_id == held], rule))
             abl.append(([o for o in mine if o.query.doc_id != held], rule))
-            nt.append((test, rule))
+            nt.append((test_, rule))
         f, a, n = pooled_score(full), pooled_score(abl), pooled_score(nt)
-        print(f"{label:<30} {f['top1']:>9.3f} {a['top1']:>12.3f} {a['wrong_source']:>13.3f} "
+        print(f"{label:<42} {f['top1']:>9.3f} {a['top1']:>12.3f} {a['wrong_source']:>13.3f} "
               f"{n['top1']:>10.3f} {n['wrong_source']:>11.3f}")  # fmt: skip
+
+
+def compared_only(outcomes: list[Outcome], top: int, within: float) -> list[Outcome]:
+    """The outcomes as if only the ``top`` best candidates within ``within`` of the best cosine
+    had been compared word by word."""
+    out = []
+    for o in outcomes:
+        best = o.candidates[0].cosine if o.candidates else 0.0
+        cands = [c if r < top and best - c.cosine <= within else replace(c, recall=0.0)
+                 for r, c in enumerate(o.candidates)]  # fmt: skip
+        out.append(replace(o, candidates=cands))
+    return out
 
 
 if __name__ == "__main__":

@@ -61,6 +61,21 @@ def test_float32_reproduces_torch_and_int8_stays_close(exported: Path, real_embe
 
 
 @pytest.mark.slow
+def test_word_piece_vectors_agree_between_torch_and_onnx(exported: Path, real_embedder) -> None:
+    texts = [*SENTENCES[:3], "Shoigu (68) menjabat sejak 2012.", ""]
+    torch_tokens = real_embedder.token_vectors(texts, role="query")
+    onnx_tokens = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32").token_vectors(texts, role="query")
+    # one unit row per word piece of the text: no prompt, no <s>/</s>, no bare punctuation
+    pieces = real_embedder.model.tokenizer.tokenize("Shoigu (68) menjabat sejak 2012.")
+    assert len(torch_tokens[3]) == sum(any(ch.isalnum() for ch in p) for p in pieces)
+    assert torch_tokens[4].shape == (0, real_embedder.info.dim)
+    for a, b in zip(torch_tokens, onnx_tokens, strict=True):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-3
+        assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
 def test_an_incomplete_or_stale_export_is_not_used(exported: Path, tmp_path: Path) -> None:
     import shutil
 

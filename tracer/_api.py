@@ -308,3 +308,14 @@ class _Locked:
     def embed(self, texts: object, *, role: str, show_progress: bool = False) -> object:
         with self._lock:
             return self._inner.embed(texts, role=role, show_progress=show_progress)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        """Other methods of the embedder (``token_vectors``), run under the same lock; absent
+        ones stay absent, so callers can tell what the embedder can do."""
+        method = getattr(self._inner, name)
+
+        def locked(*args: object, **kwargs: object) -> object:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return locked

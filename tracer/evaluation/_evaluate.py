@@ -22,6 +22,7 @@ import numpy as np
 from tracer._errors import InputError
 from tracer._types import SourceDoc, SourceUnit
 from tracer.model._embed import Embedder
+from tracer.tracing._align import embed_queries, with_recall
 from tracer.tracing._judge import (
     ARTICLE_FEATURES,
     COHERENCE_FEATURES,
@@ -292,8 +293,10 @@ def run_queries(
 ) -> list[Outcome]:
     spans = {s.doc.url: s.spans for s in sources}
     queries = [q for _, qs in articles for q in qs]
-    vectors = embedder.embed(query_texts([q.text for q in queries]), role="query")
+    texts = query_texts([q.text for q in queries])
+    vectors, pieces = embed_queries(embedder, texts)
     per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k, texts=[q.text for q in queries])
+    per_query = with_recall(per_query, pieces, embedder)
     outcomes = []
     for q, cands in zip(queries, per_query, strict=True):
         gold = None
@@ -470,6 +473,8 @@ def calibrate(
         return real_w if o.query.layout == "real" else 1.0
 
     tops = [o for o in labelled if o.candidates]
+    # evidence the embedder cannot give (``recall`` without word pieces) is constant: left out
+    names = [f for f in names if len({sentence_features(o.candidates[0])[f] for o in tops}) > 1]
     sentence = _logistic(
         [[sentence_features(o.candidates[0])[f] for f in names] for o in tops],
         [o.covers_gold(o.candidates[0]) for o in tops],

@@ -94,7 +94,7 @@ def calibrate_into(target: Path, data: Path, *, model: str, absent: float, seed:
     """Fit the model's rule (and, with ``generic``, the generic one) and return (model name, the
     updated calibration file's text); the caller writes it."""
     from tracer.evaluation._evaluate import OperatingPoint, Protocol, calibrate
-    from tracer.tracing._judge import GENERIC, SENTENCE_FEATURES
+    from tracer.tracing._judge import GENERIC, MODEL_SCALED, SENTENCE_FEATURES
 
     try:
         payload = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {"rules": {}}
@@ -117,7 +117,7 @@ def calibrate_into(target: Path, data: Path, *, model: str, absent: float, seed:
     point = OperatingPoint(max_wrong_source=max_wrong_source, max_wrong_real=max_wrong_real)
     _, rules[name] = calibrate(calib, model=name, margin_k=k, point=point, description=note)
     if generic:
-        cosine_free = [f for f in SENTENCE_FEATURES if f != "cosine"]
+        cosine_free = [f for f in SENTENCE_FEATURES if f not in MODEL_SCALED]
         _, rules[GENERIC] = calibrate(calib, model=GENERIC, margin_k=k, point=point, features=cosine_free,
                                       description=note + f", cosine-free fit on {name}")  # fmt: skip
     return name, json.dumps(payload, ensure_ascii=False, indent=2) + "\n"

@@ -60,6 +60,27 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray: ...
 
 
+class TokenEmbedder(Embedder, Protocol):
+    """An embedder that also gives each text's contextual word-piece vectors (unit rows, words
+    only; ``_align`` compares them); embedders without them are traced on sentence vectors alone."""
+
+    def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]: ...
+
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed`` and ``token_vectors`` from one pass of the encoder."""
+        ...
+
+
+def word_rows(tokens: Sequence[str], prompt_tokens: int) -> list[int]:
+    """Rows of a tokenized ``prompt + text`` that belong to the text's words: not the special
+    tokens at either end, not the prompt, not punctuation-only pieces."""
+    return [i for i, t in enumerate(tokens[:-1]) if i > prompt_tokens and any(ch.isalnum() for ch in t)]
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def symmetric_prompts(name: str, st_prompts: dict[str, str]) -> tuple[str, str]:
     """Prompts for (Indonesian query, source passage).
 
@@ -122,6 +143,27 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
+        return self.embed_with_tokens(texts, role=role)[1]
+
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, self._info.dim), dtype=np.float32), []
+        prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
+        tokenizer = self._model.tokenizer  # type: ignore[attr-defined]
+        skip = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        # output_value=None: each text's sentence and token embeddings from one forward pass
+        outputs = self._model.encode(  # type: ignore[attr-defined]
+            list(texts), prompt=prompt, batch_size=self._batch_size, output_value=None, normalize_embeddings=True,
+        )  # fmt: skip
+        vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]).astype(np.float32)
+        tokens = []
+        for text, o in zip(texts, outputs, strict=True):
+            ids = tokenizer(prompt + text, truncation=True, max_length=self._info.max_seq_length)["input_ids"]
+            rows = word_rows(tokenizer.convert_ids_to_tokens(ids), skip)
+            tokens.append(unit_rows(o["token_embeddings"].float().cpu().numpy()[rows]))
+        return np.ascontiguousarray(vectors), tokens
 
 
 def default_checkpoint(progress: Callable[[str], None] | None = None) -> tuple[Path, str]:

@@ -31,7 +31,15 @@ import numpy as np
 from tracer._errors import ModelError
 from tracer._files import sha256_file
 from tracer._paths import cache_dir
-from tracer.model._embed import ModelInfo, Role, SentenceTransformerEmbedder, adapter_identity, resolve
+from tracer.model._embed import (
+    ModelInfo,
+    Role,
+    SentenceTransformerEmbedder,
+    adapter_identity,
+    resolve,
+    unit_rows,
+    word_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,23 +229,45 @@ class OnnxEmbedder:
         return self._info
 
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
+        return self._run(texts, role, tokens=False)[0]
+
+    def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
+        return self._run(texts, role, tokens=True)[1]
+
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._run(texts, role, tokens=True)
+
+    def _run(self, texts: Sequence[str], role: Role, *, tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         out = np.zeros((len(texts), self._info.dim), dtype=np.float32)
-        if not texts:
-            return out
+        pieces: list[np.ndarray] = [np.zeros((0, self._info.dim), np.float32)] * (len(texts) if tokens else 0)
+        skip = self._prompt_tokens(role)
+        for rows, hidden, mask, encodings in self._states(texts, role):
+            summed = (hidden * mask[:, :, None]).sum(axis=1)
+            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for r, i in enumerate(rows if tokens else ()):
+                pieces[i] = unit_rows(hidden[r, word_rows(encodings[i].tokens, skip)])
+        return out, pieces
+
+    def _prompt_tokens(self, role: Role) -> int:
         prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
-        encodings = [e.ids for e in self._tokenizer.encode_batch([prompt + t for t in texts])]
-        lengths = np.array([len(ids) for ids in encodings])
+        return len(self._tokenizer.encode(prompt, add_special_tokens=False).ids)
+
+    def _states(self, texts: Sequence[str], role: Role) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list]]:
+        """The last hidden states of ``texts``, in length-sorted batches: (rows, states, mask, encodings)."""
+        if not texts:
+            return
+        prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
+        encodings = self._tokenizer.encode_batch([prompt + t for t in texts])
+        lengths = np.array([len(e.ids) for e in encodings])
         for rows in token_batches(lengths, self._tokens_per_batch):
             ids = np.full((len(rows), int(lengths[rows].max())), self._pad_id, dtype=np.int64)
             mask = np.zeros_like(ids)
             for r, i in enumerate(rows):
-                ids[r, : lengths[i]] = encodings[i]
+                ids[r, : lengths[i]] = encodings[i].ids
                 mask[r, : lengths[i]] = 1
             (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+            yield rows, hidden, mask, encodings
 
 
 class SplitEmbedder:
@@ -258,6 +288,16 @@ class SplitEmbedder:
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
         target = self._query if role == "query" else self._passage
         return target.embed(texts, role=role, show_progress=show_progress)  # type: ignore[attr-defined, no-any-return]
+
+    def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
+        """Always the query side's: alignment compares an article sentence with candidates at
+        full precision, whatever built the index."""
+        return self._query.token_vectors(texts, role=role)  # type: ignore[attr-defined, no-any-return]
+
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+        if role != "query":
+            raise ValueError("word pieces come from the query side; embed passages with embed()")
+        return self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
 
 def available() -> bool:

@@ -29,6 +29,9 @@ class Match:
     """Positions (0-based) of the original sentences this passage covers: two for a merged sentence."""
     start: int
     end: int
+    recall: float | None = None
+    """Share of the sentence's wording with a counterpart in this passage (0-1, word pieces of
+    the multilingual encoder); None when the passage was not compared word by word."""
 
 
 @dataclass(frozen=True)

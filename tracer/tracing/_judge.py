@@ -6,7 +6,8 @@ Two logistic stages, fitted by ``trace calibrate`` and stored per model in ``cal
 
 1. own evidence: cosine; the margin over candidates making *other* claims (near-copies of a
    candidate, the same wire sentence at several outlets, are its ``carriers`` and no rivals);
-   how many outlets carry it; and how many of the sentence's names the candidate names too.
+   how many outlets carry it; how many of the sentence's names the candidate names too; and
+   how much of the sentence's wording has a counterpart in it (``recall``, for the best few).
 2. article evidence, on top of the first stage's log-odds (``evidence``): ``support`` counts
    the other sentences of the article, anywhere and in any order, whose candidates come from
    the same document (compiled news borrows from a few reports, re-ordered); ``sequence`` and
@@ -38,7 +39,9 @@ RULE_VERSION = 2
 GENERIC = "*"
 """Fallback entry for models without their own calibration (cosine-free, so it travels)."""
 
-SENTENCE_FEATURES = ("cosine", "margin", "carriers", "names")
+SENTENCE_FEATURES = ("cosine", "margin", "carriers", "names", "recall")
+MODEL_SCALED = ("cosine", "recall")
+"""Features on the model's own similarity scale: left out of the generic rule, which travels."""
 COHERENCE_FEATURES = ("support", "sequence", "sides")
 ARTICLE_FEATURES = ("evidence", *COHERENCE_FEATURES)
 NEIGHBOURHOOD = 2
@@ -90,7 +93,7 @@ class Scored:
 
 def sentence_features(c: Candidate) -> dict[str, float]:
     return {"cosine": c.cosine, "margin": c.margin, "carriers": min(c.carriers, CARRIERS_CAP) / CARRIERS_CAP,
-            "names": c.names}  # fmt: skip
+            "names": c.names, "recall": c.recall or 0.0}  # fmt: skip
 
 
 @dataclass(frozen=True)

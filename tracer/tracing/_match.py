@@ -37,6 +37,9 @@ class Candidate:
     several outlets, or its translation): they carry the same claim, so they are no rivals."""
     names: float = 0.0
     """Share of the article sentence's names that this passage contains too (``_agreement``)."""
+    recall: float | None = None
+    """How much of the sentence's wording has a counterpart in this passage (``_align``); None
+    when not compared (the judge counts it as 0)."""
 
 
 def _norm_text(text: str) -> str:

@@ -14,6 +14,7 @@ from tracer.judgments._flags import compare
 from tracer.judgments._outlets import OutletTable
 from tracer.model._embed import Embedder
 from tracer.report._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
+from tracer.tracing._align import embed_queries, with_recall
 from tracer.tracing._judge import DecisionRule, Scored
 from tracer.tracing._match import ReferenceIndex, find_candidates
 from tracer.tracing._segment import Sentence, segment
@@ -54,6 +55,7 @@ def to_match(scored: Scored) -> Match:
         source_sentences=list(range(u.first, u.last + 1)),
         start=u.start,
         end=u.end,
+        recall=None if c.recall is None else round(c.recall, 4),
     )
 
 
@@ -148,9 +150,11 @@ def trace_text(
     """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
     sentences = sentences if sentences is not None else article_sentences(text, name)
     texts = [s.text for s in sentences]
-    vectors = embedder.embed(query_texts(texts), role="query")
+    queries = query_texts(texts)
+    vectors, pieces = embed_queries(embedder, queries)
     keep = published_by(options.before) if options.before else None
     per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep, texts=texts)
+    per_sentence = with_recall(per_sentence, pieces, embedder)
     table = options.outlets or OutletTable.load()
     results = []
     for i, (sentence, ranked) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
