@@ -25,11 +25,12 @@ RULES = {
     "cosine + margin over claims": ("cosine", "margin"),
     "+ carrying outlets": ("cosine", "margin", "carriers"),
     "+ names agreement": ("cosine", "margin", "carriers", "names"),
-    "+ word recall (tracer)": ("cosine", "margin", "carriers", "names", "recall"),
+    "+ word recall, best 6 compared": ("cosine", "margin", "carriers", "names", "recall"),
 }
-COMPARED = {"best 6 compared": (6, 1.0), "best 4 within 0.05 (tracer)": (4, 0.05), "best 2 compared": (2, 1.0)}
-"""Which candidates get word recall: the data are traced with the widest, narrower ones are
-read off it (recall zeroed past them), for the full rule."""
+WIDEST = (6, 1.0)
+"""The data are traced with word recall for the best 6 candidates whatever their cosine ..."""
+COMPARED = {"best 4 within 0.05 (tracer)": (4, 0.05), "best 2 compared": (2, 1.0)}
+"""... and narrower choices are read off it (recall dropped past them), for the full rule."""
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
-    _align.ALIGN_TOP, _align.ALIGN_WITHIN = max(COMPARED.values())
+    _align.ALIGN_TOP, _align.ALIGN_WITHIN = WIDEST
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))
         ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
@@ -53,7 +54,7 @@ def main() -> None:
           f"{'NTREX top1':>10} {'NTREX wrong':>11}")  # fmt: skip
     rows = [(label, features, calib, test, real) for label, features in RULES.items()]
     for label, (top, within) in COMPARED.items():
-        rows.append((f"word recall, {label}", RULES["+ word recall (tracer)"],
+        rows.append((f"+ word recall, {label}", RULES["+ word recall, best 6 compared"],
                      *(compared_only(part, top, within) for part in (calib, test, real))))  # fmt: skip
     for label, features, calib_, test_, real_ in rows:
         full, abl, nt = [], [], []
@@ -75,7 +76,7 @@ def compared_only(outcomes: list[Outcome], top: int, within: float) -> list[Outc
     out = []
     for o in outcomes:
         best = o.candidates[0].cosine if o.candidates else 0.0
-        cands = [c if r < top and best - c.cosine <= within else replace(c, recall=0.0)
+        cands = [c if r < top and best - c.cosine <= within else replace(c, recall=None)
                  for r, c in enumerate(o.candidates)]  # fmt: skip
         out.append(replace(o, candidates=cands))
     return out

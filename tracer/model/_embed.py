@@ -71,10 +71,13 @@ class TokenEmbedder(Embedder, Protocol):
         ...
 
 
-def word_rows(tokens: Sequence[str], prompt_tokens: int) -> list[int]:
-    """Rows of a tokenized ``prompt + text`` that belong to the text's words: not the special
-    tokens at either end, not the prompt, not punctuation-only pieces."""
-    return [i for i, t in enumerate(tokens[:-1]) if i > prompt_tokens and any(ch.isalnum() for ch in t)]
+def word_rows(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], prompt_chars: int) -> list[int]:
+    """Rows of a tokenized ``prompt + text`` that belong to the text's words: pieces ending
+    inside the text (by character offsets: the prompt's own pieces, and the special tokens at
+    (0, 0), do not), punctuation-only pieces left out. Offsets, not piece counts: the prompt's
+    trailing space is a piece of its own alone but part of the text's first piece after it."""
+    return [i for i, (t, (_, end)) in enumerate(zip(tokens, offsets, strict=True))
+            if end > prompt_chars and any(ch.isalnum() for ch in t)]  # fmt: skip
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -152,16 +155,16 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self._info.dim), dtype=np.float32), []
         prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
         tokenizer = self._model.tokenizer  # type: ignore[attr-defined]
-        skip = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         # output_value=None: each text's sentence and token embeddings from one forward pass
         outputs = self._model.encode(  # type: ignore[attr-defined]
             list(texts), prompt=prompt, batch_size=self._batch_size, output_value=None, normalize_embeddings=True,
         )  # fmt: skip
-        vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]).astype(np.float32)
+        vectors = unit_rows(np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]))
         tokens = []
         for text, o in zip(texts, outputs, strict=True):
-            ids = tokenizer(prompt + text, truncation=True, max_length=self._info.max_seq_length)["input_ids"]
-            rows = word_rows(tokenizer.convert_ids_to_tokens(ids), skip)
+            enc = tokenizer(prompt + text, truncation=True, max_length=self._info.max_seq_length,
+                            return_offsets_mapping=True)  # fmt: skip
+            rows = word_rows(tokenizer.convert_ids_to_tokens(enc["input_ids"]), enc["offset_mapping"], len(prompt))
             tokens.append(unit_rows(o["token_embeddings"].float().cpu().numpy()[rows]))
         return np.ascontiguousarray(vectors), tokens
 

@@ -240,18 +240,14 @@ class OnnxEmbedder:
     def _run(self, texts: Sequence[str], role: Role, *, tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         out = np.zeros((len(texts), self._info.dim), dtype=np.float32)
         pieces: list[np.ndarray] = [np.zeros((0, self._info.dim), np.float32)] * (len(texts) if tokens else 0)
-        skip = self._prompt_tokens(role)
+        prompt = len(self._info.query_prompt if role == "query" else self._info.passage_prompt)
         for rows, hidden, mask, encodings in self._states(texts, role):
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             for r, i in enumerate(rows if tokens else ()):
-                pieces[i] = unit_rows(hidden[r, word_rows(encodings[i].tokens, skip)])
+                pieces[i] = unit_rows(hidden[r, word_rows(encodings[i].tokens, encodings[i].offsets, prompt)])
         return out, pieces
-
-    def _prompt_tokens(self, role: Role) -> int:
-        prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
-        return len(self._tokenizer.encode(prompt, add_special_tokens=False).ids)
 
     def _states(self, texts: Sequence[str], role: Role) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list]]:
         """The last hidden states of ``texts``, in length-sorted batches: (rows, states, mask, encodings)."""
@@ -290,13 +286,11 @@ class SplitEmbedder:
         return target.embed(texts, role=role, show_progress=show_progress)  # type: ignore[attr-defined, no-any-return]
 
     def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
-        """Always the query side's: alignment compares an article sentence with candidates at
-        full precision, whatever built the index."""
+        """Always the query side's (for passages too): word recall compares an article sentence
+        with its candidates at full precision, whatever built the index."""
         return self._query.token_vectors(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
     def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
-        if role != "query":
-            raise ValueError("word pieces come from the query side; embed passages with embed()")
         return self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
 

@@ -22,10 +22,10 @@ from tracer.tracing._match import Candidate
 ALIGN_TOP = 4
 ALIGN_WITHIN = 0.05
 """Candidates per sentence (best cosine first), and how far below the best cosine, that get a
-word-level comparison; the rest keep no recall (counted as 0), so only these few can be traced. Each costs one
-more pass of the encoder over a short passage (shared between sentences that share it): on the
-real cases and NTREX, comparing the best 6 whatever their cosine traced no more than these
-(README, "Quality")."""
+word-level comparison; the rest have no recall (the judge counts 0), so only these few can be
+traced. Each costs one more pass of the encoder over a short passage (shared between sentences
+that share it): on the real cases and NTREX, comparing the best 6 whatever their cosine traced
+no more than these (README, "Quality", `benchmarks/decision_rules.py`)."""
 
 
 def token_recall(sentence: np.ndarray, passage: np.ndarray) -> float:
@@ -40,8 +40,8 @@ def _compared(cands: Sequence[Candidate], top: int, within: float) -> list[bool]
 
 
 def embed_queries(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """The article sentences' vectors and, when the embedder can give them, their word pieces
-    (one pass of the encoder for both)."""
+    """The article sentences' vectors and, when the embedder can give them (a ``TokenEmbedder``),
+    their word pieces, from one pass of the encoder."""
     both = getattr(embedder, "embed_with_tokens", None)
     if both is None:
         return embedder.embed(queries, role="query"), None
@@ -58,7 +58,7 @@ def with_recall(
 ) -> list[list[Candidate]]:
     """The candidates with their ``recall`` filled in for the best few of each sentence (the
     ``top`` best within ``within`` of the best cosine); unchanged without the sentences' word
-    pieces (``embed_queries``)."""
+    pieces (``embed_queries``) or an embedder that gives a passage's (a ``TokenEmbedder``)."""
     tokens = getattr(embedder, "token_vectors", None)
     if tokens is None or query_tokens is None:
         return [list(c) for c in per_sentence]
