@@ -43,7 +43,7 @@ def main() -> None:
     from tracer.tracing._trace import trace_text
 
     base = load_embedder()
-    query_embedder = exported_embedder(base.info) or base
+    query_embedder = exported_embedder(base.info.name, (base.info.query_prompt, base.info.passage_prompt)) or base
     docs = read_parallel_tsv(NTREX)[:12]
     langs = ("en", "ru", "uk")
     sources = [
