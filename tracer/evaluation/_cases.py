@@ -19,9 +19,7 @@ from pathlib import Path
 from tracer._errors import InputError
 from tracer.evaluation._evaluate import Accept, Outcome, Query, word_overlap
 from tracer.model._embed import Embedder
-from tracer.tracing._align import embed_queries, with_recall
-from tracer.tracing._match import find_candidates
-from tracer.tracing._trace import SEARCH_K, article_sentences, query_texts
+from tracer.tracing._trace import SEARCH_K, article_candidates, article_sentences
 
 GOLD_FILE = "gold.json"
 SOURCES_FILE = "sources.jsonl"
@@ -171,10 +169,7 @@ def run_case(
         outcomes = []
         for a, article in enumerate(case.articles):
             sentences = [s.text for s in article_sentences(article.text, article.name)]
-            queries = query_texts(sentences)
-            vectors, pieces = embed_queries(query_embedder, queries)
-            per_sentence = find_candidates(store, vectors, k=search_k, margin_k=margin_k, texts=sentences)
-            per_sentence = with_recall(per_sentence, pieces, query_embedder)
+            per_sentence = article_candidates(sentences, query_embedder, store, k=search_k, margin_k=margin_k)
             for text, cands, labels in zip(sentences, per_sentence, _labels(sentences, article.queries), strict=True):
                 sourced = [q for q in labels if q.accept]
                 gold = tuple(acc for q in sourced for acc in q.accept) or None

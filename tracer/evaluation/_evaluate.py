@@ -22,7 +22,6 @@ import numpy as np
 from tracer._errors import InputError
 from tracer._types import SourceDoc, SourceUnit
 from tracer.model._embed import Embedder
-from tracer.tracing._align import embed_queries, with_recall
 from tracer.tracing._judge import (
     ARTICLE_FEATURES,
     COHERENCE_FEATURES,
@@ -33,9 +32,9 @@ from tracer.tracing._judge import (
     Scored,
     sentence_features,
 )
-from tracer.tracing._match import Candidate, ReferenceIndex, find_candidates
+from tracer.tracing._match import Candidate, ReferenceIndex
 from tracer.tracing._segment import segment
-from tracer.tracing._trace import SEARCH_K, earliest_first, query_texts
+from tracer.tracing._trace import SEARCH_K, article_candidates, earliest_first
 
 LANG_COLUMNS = {"en": "eng", "ru": "rus", "uk": "ukr", "id": "ind"}
 
@@ -293,10 +292,7 @@ def run_queries(
 ) -> list[Outcome]:
     spans = {s.doc.url: s.spans for s in sources}
     queries = [q for _, qs in articles for q in qs]
-    texts = query_texts([q.text for q in queries])
-    vectors, pieces = embed_queries(embedder, texts)
-    per_query = find_candidates(index, vectors, k=search_k, margin_k=margin_k, texts=[q.text for q in queries])
-    per_query = with_recall(per_query, pieces, embedder)
+    per_query = article_candidates([q.text for q in queries], embedder, index, k=search_k, margin_k=margin_k)
     outcomes = []
     for q, cands in zip(queries, per_query, strict=True):
         gold = None

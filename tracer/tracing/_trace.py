@@ -16,7 +16,7 @@ from tracer.model._embed import Embedder
 from tracer.report._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
 from tracer.tracing._align import embed_queries, with_recall
 from tracer.tracing._judge import DecisionRule, Scored
-from tracer.tracing._match import ReferenceIndex, find_candidates
+from tracer.tracing._match import Candidate, ReferenceIndex, find_candidates
 from tracer.tracing._segment import Sentence, segment
 
 SEARCH_K = 24
@@ -126,6 +126,24 @@ def query_texts(sentences: list[str]) -> list[str]:
     return [without_credit(s) for s in sentences]
 
 
+def article_candidates(
+    texts: list[str],
+    embedder: Embedder,
+    index: ReferenceIndex,
+    *,
+    k: int,
+    margin_k: int,
+    keep: Callable[[SourceUnit], bool] | None = None,
+) -> list[list[Candidate]]:
+    """Every article sentence's candidates with their evidence: embed (credits left out, word
+    pieces from the same pass), search, margins and names, word recall. ``trace`` and the
+    evaluations all search through this, so they measure what users get."""
+    queries = query_texts(texts)
+    vectors, pieces = embed_queries(embedder, queries)
+    per_sentence = find_candidates(index, vectors, k=k, margin_k=margin_k, keep=keep, texts=texts)
+    return with_recall(per_sentence, pieces, embedder)
+
+
 def article_sentences(text: str, name: str) -> list[Sentence]:
     """The article's sentences; checked before any model or index is loaded, so bad input fails fast."""
     sentences = segment(text, "id")
@@ -150,11 +168,8 @@ def trace_text(
     """Trace ``text`` (already segmented into ``sentences`` if the caller checked it early)."""
     sentences = sentences if sentences is not None else article_sentences(text, name)
     texts = [s.text for s in sentences]
-    queries = query_texts(texts)
-    vectors, pieces = embed_queries(embedder, queries)
     keep = published_by(options.before) if options.before else None
-    per_sentence = find_candidates(index, vectors, k=options.search_k, margin_k=rule.margin_k, keep=keep, texts=texts)
-    per_sentence = with_recall(per_sentence, pieces, embedder)
+    per_sentence = article_candidates(texts, embedder, index, k=options.search_k, margin_k=rule.margin_k, keep=keep)
     table = options.outlets or OutletTable.load()
     results = []
     for i, (sentence, ranked) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
