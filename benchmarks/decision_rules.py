@@ -75,9 +75,8 @@ def compared_only(outcomes: list[Outcome], top: int, within: float) -> list[Outc
     had been compared word by word."""
     out = []
     for o in outcomes:
-        best = o.candidates[0].cosine if o.candidates else 0.0
-        cands = [c if r < top and best - c.cosine <= within else replace(c, recall=None)
-                 for r, c in enumerate(o.candidates)]  # fmt: skip
+        keep = _align.compared(o.candidates, top, within)
+        cands = [c if k else replace(c, recall=None) for c, k in zip(o.candidates, keep, strict=True)]
         out.append(replace(o, candidates=cands))
     return out
 

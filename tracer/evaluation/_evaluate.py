@@ -469,10 +469,11 @@ def calibrate(
         return real_w if o.query.layout == "real" else 1.0
 
     tops = [o for o in labelled if o.candidates]
+    features_of = [sentence_features(o.candidates[0]) for o in tops]
     # evidence the embedder cannot give (``recall`` without word pieces) is constant: left out
-    names = [f for f in names if len({sentence_features(o.candidates[0])[f] for o in tops}) > 1]
+    names = [f for f in names if len({row[f] for row in features_of}) > 1]
     sentence = _logistic(
-        [[sentence_features(o.candidates[0])[f] for f in names] for o in tops],
+        [[row[f] for f in names] for row in features_of],
         [o.covers_gold(o.candidates[0]) for o in tops],
         names,
         [weight(o) for o in tops],

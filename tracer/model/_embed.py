@@ -160,11 +160,12 @@ class SentenceTransformerEmbedder:
             list(texts), prompt=prompt, batch_size=self._batch_size, output_value=None, normalize_embeddings=True,
         )  # fmt: skip
         vectors = unit_rows(np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]))
+        # the same tokenization as encode's, once for the batch, for the pieces' strings and offsets
+        enc = tokenizer([prompt + t for t in texts], truncation=True, max_length=self._info.max_seq_length,
+                        return_offsets_mapping=True)  # fmt: skip
         tokens = []
-        for text, o in zip(texts, outputs, strict=True):
-            enc = tokenizer(prompt + text, truncation=True, max_length=self._info.max_seq_length,
-                            return_offsets_mapping=True)  # fmt: skip
-            rows = word_rows(tokenizer.convert_ids_to_tokens(enc["input_ids"]), enc["offset_mapping"], len(prompt))
+        for ids, offsets, o in zip(enc["input_ids"], enc["offset_mapping"], outputs, strict=True):
+            rows = word_rows(tokenizer.convert_ids_to_tokens(ids), offsets, len(prompt))
             tokens.append(unit_rows(o["token_embeddings"].float().cpu().numpy()[rows]))
         return np.ascontiguousarray(vectors), tokens
 

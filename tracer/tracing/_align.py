@@ -35,7 +35,9 @@ def token_recall(sentence: np.ndarray, passage: np.ndarray) -> float:
     return float((sentence @ passage.T).max(axis=1).mean())
 
 
-def _compared(cands: Sequence[Candidate], top: int, within: float) -> list[bool]:
+def compared(cands: Sequence[Candidate], top: int, within: float) -> list[bool]:
+    """Which of a sentence's candidates (best cosine first) get a word-level comparison: the
+    ``top`` best within ``within`` of the best cosine."""
     return [r < top and cands[0].cosine - c.cosine <= within for r, c in enumerate(cands)]
 
 
@@ -63,7 +65,7 @@ def with_recall(
     if tokens is None or query_tokens is None:
         return [list(c) for c in per_sentence]
     top, within = ALIGN_TOP if top is None else top, ALIGN_WITHIN if within is None else within
-    chosen = [_compared(cands, top, within) for cands in per_sentence]
+    chosen = [compared(cands, top, within) for cands in per_sentence]
     passages = sorted({c.unit.text for cands, keep in zip(per_sentence, chosen, strict=True)
                        for c, k in zip(cands, keep, strict=True) if k})  # fmt: skip
     if not passages:
