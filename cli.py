@@ -22,6 +22,7 @@ import click
 
 import tracer
 from tracer import TracerError
+from tracer.model._pieces import PIECE_CACHE_MB
 from tracer.tracing._article import DEFAULT_MAX_BYTES
 
 log = logging.getLogger("tracer")
@@ -862,11 +863,15 @@ def _is_loopback(host: str) -> bool:
               help="Let URL tracing fetch loopback and private addresses (refused by default).")  # fmt: skip
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Allow browser calls from this origin (repeatable) [default: no CORS].")  # fmt: skip
+@click.option("--cache-mb", type=click.IntRange(0, 1_000_000), default=PIECE_CACHE_MB, show_default=True,
+              help="Memory for candidates' word pieces kept between articles (articles on one story "
+                   "share originals); 0 keeps none.")  # fmt: skip
 @common_options
 @errors_to_exit
 def serve_command(index_dir: Path | None, host: str, port: int, token: str | None, workers: int, queue_size: int,
                   timeout: float, max_body_bytes: int, max_sentences: int, threshold: float | None,
-                  allow_private_urls: bool, cors_origins: tuple[str, ...], verbose: int, quiet: bool) -> None:  # fmt: skip
+                  allow_private_urls: bool, cors_origins: tuple[str, ...], cache_mb: int, verbose: int,
+                  quiet: bool) -> None:  # fmt: skip
     """Run tracer as a service: the editors' page at /, the API at /v1/trace and /v1/index,
     /healthz, /readyz and /openapi.json. The model and index load once, after the port is
     bound (/readyz says when); a refresh published meanwhile is used from the next request on.
@@ -896,7 +901,8 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
         fatal.append(exc)
         server.should_exit = True
 
-    app = create_app(lambda: Tracer.open(index_dir, threshold=threshold, notify=_say), settings, on_fatal=stop)
+    app = create_app(lambda: Tracer.open(index_dir, threshold=threshold, notify=_say, piece_cache_mb=cache_mb),
+                     settings, on_fatal=stop)  # fmt: skip
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            server_header=False, lifespan="on"))  # fmt: skip
     _say(f"serving on http://{host}:{port}/ (index {path}); loading the model")

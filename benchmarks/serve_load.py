@@ -1,12 +1,13 @@
 """`trace serve` under load: the real command, the real model, the bundled example article
 (16 sentences, lines shuffled per request) sent by 1, 4 and 16 concurrent clients for --seconds each, against the example
 index and against one grown to ~100k units; one `trace index add` publishes a new generation
-during the 4-client run.
+during the 4-client run. The repeated article finds its candidates' word pieces kept from the
+first request on (the server's --cache-mb); `--cache-mb 0` measures articles that share no original.
 
 Reports articles/s, p50/p95/p99 latency, answers by status, and the server's RSS at the
 start and end of each run.
 
-    python benchmarks/serve_load.py [--seconds 60] [--clients 1,4,16] [--units 100000]
+    python benchmarks/serve_load.py [--seconds 60] [--clients 1,4,16] [--units 100000] [--cache-mb 64]
 """
 
 from __future__ import annotations
@@ -84,11 +85,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(index_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(index_dir: Path, env: dict[str, str], log: Path, cache_mb: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("w") as err:
-        proc = subprocess.Popen([str(TRACE), "serve", "--index", str(index_dir), "--port", str(port), "-q"],
-                                stdout=subprocess.DEVNULL, stderr=err, env=env)  # fmt: skip
+        proc = subprocess.Popen([str(TRACE), "serve", "--index", str(index_dir), "--port", str(port), "-q",
+                                 "--cache-mb", str(cache_mb)], stdout=subprocess.DEVNULL, stderr=err, env=env)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
     while True:
@@ -166,6 +167,13 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--units", type=int, default=100_000, help="size of the grown index (0: example only)")
     parser.add_argument("--skip-example", action="store_true", help="measure the grown index only")
+    parser.add_argument(
+        "--cache-mb",
+        type=int,
+        default=64,
+        help="the server's --cache-mb; 0 encodes every article's candidates anew, as if no two "
+        "articles shared an original (the repeated article otherwise finds them all kept)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tracer-serve-load-"))
     env = {k: v for k, v in os.environ.items() if k not in ("TRACER_INDEX", "TRACER_CONFIG", "TRACER_TOKEN")}
@@ -183,13 +191,16 @@ def main() -> None:
         print(f"grew a copy of the example index to {args.units:,} units in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)  # fmt: skip
         indexes.append((f"~{args.units // 1000}k units", grown))
-    print(f"machine: {os.cpu_count()} CPU cores; {args.seconds:g} s per run; article: 16 sentences")
+    print(
+        f"machine: {os.cpu_count()} CPU cores; {args.seconds:g} s per run; article: 16 sentences; "
+        f"word-piece cache {args.cache_mb} MB"
+    )
     for label, index_dir in indexes:
         extra = index_dir.parent / "refresh.jsonl"
         extra.write_text(json.dumps({"url": f"https://refresh.example/{index_dir.parent.name}", "outlet": "Reuters", "lang": "en",
                                      "title": "refresh", "published": "2025-07-26",
                                      "text": "A refresh adds this sentence while the service is under load."}) + "\n")  # fmt: skip
-        proc, base = start_server(index_dir, env, tmp / f"serve-{label.split()[0]}.log")
+        proc, base = start_server(index_dir, env, tmp / f"serve-{label.split()[0]}.log", args.cache_mb)
         try:
             generation = httpx.get(base + "/readyz").json()["generation"]
             stats = httpx.get(base + "/v1/index").json()

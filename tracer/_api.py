@@ -21,7 +21,15 @@ from tracer._errors import InputError, ModelError, ReferenceIndexError
 from tracer._paths import resolve_index
 from tracer.judgments._outlets import OutletTable
 from tracer.model import _embed
-from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, Notify, SentenceTransformerEmbedder, log_notice
+from tracer.model._embed import (
+    DEFAULT_MODEL,
+    Embedder,
+    ModelInfo,
+    Notify,
+    SentenceTransformerEmbedder,
+    log_notice,
+)
+from tracer.model._pieces import PIECE_CACHE_MB, PieceCache
 from tracer.report._report import Report
 from tracer.tracing._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
 from tracer.tracing._judge import DecisionRule, rule_for
@@ -165,7 +173,8 @@ class Tracer:
     """
 
     def __init__(self, path: Path, embedder: Embedder, rule: DecisionRule, *,
-                 detector: LanguageDetector | None = None, outlets: OutletTable | None = None) -> None:  # fmt: skip
+                 detector: LanguageDetector | None = None, outlets: OutletTable | None = None,
+                 piece_cache_mb: int = PIECE_CACHE_MB) -> None:  # fmt: skip
         import index as ix
 
         self.path = path
@@ -178,20 +187,24 @@ class Tracer:
         self._guard = threading.Lock()
         self._shared: tuple[int, Any] | None = None  # (generation, faiss index) searched by every pooled store
         self._embed_lock = threading.Lock()  # torch tokenizers are not re-entrant; ONNX uses both cores anyway
+        locked: Embedder = _Locked(embedder, self._embed_lock)
+        self._encoder = PieceCache(locked, piece_cache_mb * 2**20) if hasattr(locked, "token_vectors") else locked  # type: ignore[arg-type]
+        """What articles are embedded with: one call at a time, passages' word pieces kept between articles."""
         with self._store() as store:  # fails now, not at the first request, if the index is unreadable
             store.vector_index()
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, *, model: str | None = None, threshold: float | None = None,
-             notify: Notify = log_notice) -> Tracer:  # fmt: skip
+             notify: Notify = log_notice, piece_cache_mb: int = PIECE_CACHE_MB) -> Tracer:  # fmt: skip
         """Open the index at ``index_dir`` (default: ``$TRACER_INDEX``, else the user data
         directory, seeded with the bundled example on a first run) with the model it was built
         with. ``model`` only checks that it is that one; ``threshold`` overrides the calibrated one;
-        ``notify`` receives progress notices (model conversion, first-run seeding)."""
+        ``notify`` receives progress notices (model conversion, first-run seeding);
+        ``piece_cache_mb`` bounds the candidates' word pieces kept between articles (0: none)."""
         path, implicit = resolve_index(Path(index_dir) if index_dir is not None else None)
         recorded, embedder = _embedder_for_index(path, implicit, model, notify)
         rule = rule_for(recorded.name).with_threshold(threshold)
-        return cls(path, embedder, rule)
+        return cls(path, embedder, rule, piece_cache_mb=piece_cache_mb)
 
     @property
     def detector(self) -> LanguageDetector:
@@ -258,7 +271,7 @@ class Tracer:
         with self._store() as store:
             options = TraceOptions(top_k=top_k, before=before_iso(before), known_outlets=store.outlets(),
                                    outlets=self.outlets)  # fmt: skip
-            return trace_text(prepared.text, name=prepared.name, embedder=_Locked(self.embedder, self._embed_lock),
+            return trace_text(prepared.text, name=prepared.name, embedder=self._encoder,
                               index=store, rule=rule, index_info=store.describe(), options=options, warnings=warnings,
                               tracer_version=__version__, sentences=prepared.sentences)  # fmt: skip
 

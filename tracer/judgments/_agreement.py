@@ -9,6 +9,7 @@ about the same event but another person or place". Measured as a feature of the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from tracer.judgments._credits import without_credit
@@ -37,8 +38,23 @@ def query_names(sentence: str) -> set[str]:
     }
 
 
-def _found(name: str, words: frozenset[str]) -> bool:
-    return name in words or any(skeletons_match(name, word, ENDING_SLACK) for word in words)
+PREFIX = 4
+"""Skeletons shorter than this match only exactly (``skeletons_match``); longer ones only words
+sharing their first letters, so a name is looked up among those, not among every word."""
+
+
+@dataclass(frozen=True)
+class _Words:
+    exact: frozenset[str]
+    by_prefix: dict[str, tuple[str, ...]]
+
+
+def _found(name: str, words: _Words) -> bool:
+    if name in words.exact:
+        return True
+    if len(name) < PREFIX:
+        return False
+    return any(skeletons_match(name, word, ENDING_SLACK) for word in words.by_prefix.get(name[:PREFIX], ()))
 
 
 def name_agreement(names: set[str], original: str, lang: str) -> float:
@@ -50,8 +66,13 @@ def name_agreement(names: set[str], original: str, lang: str) -> float:
 
 
 @lru_cache(maxsize=4096)  # the same candidate passages come back for many sentences of an article
-def _skeletons(text: str, lang: str) -> frozenset[str]:
-    return frozenset(skeleton(m.group(), lang) for m in _WORD.finditer(text))
+def _skeletons(text: str, lang: str) -> _Words:
+    exact = frozenset(skeleton(m.group(), lang) for m in _WORD.finditer(text))
+    by_prefix: dict[str, list[str]] = {}
+    for word in exact:
+        if len(word) >= PREFIX:
+            by_prefix.setdefault(word[:PREFIX], []).append(word)
+    return _Words(exact, {k: tuple(v) for k, v in by_prefix.items()})
 
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")

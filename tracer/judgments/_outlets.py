@@ -69,11 +69,21 @@ class OutletTable:
             return extra[key]
         pool = {**{a: n for a, n in self.aliases.items() if len(a) >= 4}, **extra}
         best, score = None, 0.0
+        matcher = SequenceMatcher(None, key)
         for alias, name in pool.items():
-            ratio = SequenceMatcher(None, key, alias).ratio()
+            matcher.set_seq2(alias)
+            # the cheap upper bounds first (as difflib.get_close_matches): only an alias that could
+            # reach FUZZY and beat the best so far is compared in full
+            if not _may_beat(matcher.real_quick_ratio(), score) or not _may_beat(matcher.quick_ratio(), score):
+                continue
+            ratio = matcher.ratio()
             if ratio > score:
                 best, score = name, ratio
         return best if score >= FUZZY else None
+
+
+def _may_beat(bound: float, best: float) -> bool:
+    return bound >= FUZZY and bound > best
 
 
 def _default_path() -> Path:
