@@ -186,8 +186,9 @@ class Tracer:
         self._all: list[ix.IndexStore] = []
         self._guard = threading.Lock()
         self._shared: tuple[int, Any] | None = None  # (generation, faiss index) searched by every pooled store
-        self._embed_lock = threading.Lock()  # torch tokenizers are not re-entrant; ONNX uses both cores anyway
-        locked: Embedder = _Locked(embedder, self._embed_lock)
+        # one encoder run or vector search at a time: each uses both cores (and torch tokenizers are not re-entrant)
+        self._compute_lock = threading.Lock()
+        locked: Embedder = _Locked(embedder, self._compute_lock)
         self._encoder = PieceCache(locked, piece_cache_mb * 2**20) if hasattr(locked, "token_vectors") else locked  # type: ignore[arg-type]
         """What articles are embedded with: one call at a time, passages' word pieces kept between articles."""
         with self._store() as store:  # fails now, not at the first request, if the index is unreadable
@@ -272,8 +273,9 @@ class Tracer:
             options = TraceOptions(top_k=top_k, before=before_iso(before), known_outlets=store.outlets(),
                                    outlets=self.outlets)  # fmt: skip
             return trace_text(prepared.text, name=prepared.name, embedder=self._encoder,
-                              index=store, rule=rule, index_info=store.describe(), options=options, warnings=warnings,
-                              tracer_version=__version__, sentences=prepared.sentences)  # fmt: skip
+                              index=_SearchLocked(store, self._compute_lock), rule=rule, index_info=store.describe(),
+                              options=options, warnings=warnings, tracer_version=__version__,
+                              sentences=prepared.sentences)  # fmt: skip
 
     def trace_url(self, url: str, *, allow_private: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
                   before: str | date | datetime | None = None, top_k: int = 3,
@@ -305,6 +307,21 @@ class Tracer:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class _SearchLocked:
+    """A store whose vector search takes the encoder's lock: each uses both cores, and two
+    articles' encoder run and search at once only slow each other (`benchmarks/serve_load.py`)."""
+
+    def __init__(self, inner: Any, lock: threading.Lock) -> None:
+        self._inner, self._lock = inner, lock
+
+    def search(self, queries: Any, k: int) -> Any:
+        with self._lock:
+            return self._inner.search(queries, k)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
 
 
 class _Locked:

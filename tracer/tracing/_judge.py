@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from tracer._errors import ConfigError
+from tracer._types import SourceUnit
 from tracer.tracing._match import Candidate
 
 CALIBRATION_FILE = "calibration.json"
@@ -163,6 +164,13 @@ class DecisionRule:
             for doc, q in best.items():
                 leaders.setdefault(doc, []).append((q, j))
         leaders = {doc: heapq.nlargest(SUPPORTERS + 1, rows) for doc, rows in leaders.items()}
+        # each sentence's candidates by document: a neighbour's are looked at only in the same one
+        by_doc: list[dict[int, list[tuple[SourceUnit, float]]]] = []
+        for cands, ps in zip(candidates, base, strict=True):
+            rows: dict[int, list[tuple[SourceUnit, float]]] = {}
+            for c, p in zip(cands, ps, strict=True):
+                rows.setdefault(c.unit.doc_id, []).append((c.unit, p))
+            by_doc.append(rows)
         result = []
         for i, cands in enumerate(candidates):
             scored = []
@@ -170,8 +178,8 @@ class DecisionRule:
             for c, f, p in zip(cands, own[i], base[i], strict=True):
                 others = [q for q, j in leaders.get(c.unit.doc_id, ()) if j != i]
                 before, after = (
-                    max((q for j in side for other, q in zip(candidates[j], base[j], strict=True)
-                         if _in_order(c, i, other, j)), default=0.0)
+                    max((q for j in side for other, q in by_doc[j].get(c.unit.doc_id, ())
+                         if _in_order(c.unit, i, other, j)), default=0.0)
                     for side in (range(lo, i), range(i + 1, hi))
                 )  # fmt: skip
                 features = {**f, "evidence": _logit(p), "support": sum(others[:SUPPORTERS]) / SUPPORTERS,
@@ -183,13 +191,13 @@ class DecisionRule:
         return result
 
 
-def _in_order(c: Candidate, i: int, other: Candidate, j: int) -> bool:
-    """Whether ``other`` (candidate of article sentence j) follows or precedes ``c`` (of
+def _in_order(unit: SourceUnit, i: int, other: SourceUnit, j: int) -> bool:
+    """Whether ``other`` (a candidate of article sentence j) follows or precedes ``unit`` (of
     sentence i) in the same source document as a translation's sentence order would."""
-    if other.unit.doc_id != c.unit.doc_id:
+    if other.doc_id != unit.doc_id:
         return False
     step = j - i
-    gap = other.unit.first - c.unit.last if step > 0 else c.unit.first - other.unit.last
+    gap = other.first - unit.last if step > 0 else unit.first - other.last
     return 0 <= gap <= SEQUENCE_GAP * abs(step)
 
 
