@@ -53,6 +53,32 @@ def test_a_passage_is_encoded_once_and_given_back_as_computed() -> None:
         again[1][0, 0] = 5.0
 
 
+def test_threads_share_one_cache_and_its_bound_holds() -> None:
+    import threading
+
+    inner = WordPieces()
+    cache = PieceCache(inner, max_bytes=20 * (64 * 4 * 2 + 3))  # about 20 two-word passages
+    texts = [f"w{i} x{i}" for i in range(60)]
+    want = dict(zip(texts, inner.token_vectors(texts, role="passage"), strict=True))
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        for n in range(40):
+            batch = [texts[(seed * 7 + n * k) % len(texts)] for k in range(1, 6)]
+            for text, got in zip(batch, cache.token_vectors(batch, role="passage"), strict=True):
+                if not np.array_equal(got, want[text]):
+                    errors.append(text)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert 0 < cache.size_bytes <= 20 * (64 * 4 * 2 + 3)
+    assert cache.size_bytes == sum(v.nbytes + len(k) for k, v in cache._items.items())
+
+
 def test_article_sentences_are_not_kept() -> None:
     inner = WordPieces()
     cache = PieceCache(inner)
