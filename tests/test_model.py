@@ -128,6 +128,33 @@ def test_unknown_model_gives_a_clear_error(tmp_path: Path) -> None:
     assert "use a local path or the default model" in str(err.value)
 
 
+@pytest.mark.heavy
+def test_a_hub_model_not_cached_fails_at_once_offline(monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    import logging
+    import socket
+
+    from tracer import ModelError, load_embedder
+
+    with socket.socket() as s:  # a loopback port nobody listens on: the "hub" refuses at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    name = "tracer-tests/not-a-cached-model"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ModelError) as err:
+        load_embedder(name)
+    assert str(err.value).startswith(
+        f"cannot load model '{name}': it is not in the local Hugging Face cache and the hub "
+        f"(http://127.0.0.1:{port}) is unreachable: ConnectError: "
+    )
+    assert str(err.value).endswith("; use a local path or the default model")
+    assert not [r for r in caplog.records if "Retrying" in r.getMessage()]  # no retries, no noise
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set; use a"):
+        load_embedder(name)
+
+
 @pytest.mark.slow
 def test_tatoeba_accuracy_matches_published_figures() -> None:
     """The converted 4-bit model performs as multilingual-e5-small is published to (MTEB Tatoeba)."""

@@ -4,6 +4,7 @@ other backends can stand in for the real model."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata, resources
@@ -238,7 +239,7 @@ def prompts_for(spec: ModelSpec, model: object) -> tuple[str, str]:
     return symmetric_prompts(spec.family, dict(getattr(model, "prompts", {}) or {}))
 
 
-def load_sentence_transformer(target: str) -> object:
+def load_sentence_transformer(target: str, *, local_only: bool = False) -> object:
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
@@ -246,7 +247,41 @@ def load_sentence_transformer(target: str) -> object:
     # Its weight-loading bar is noise next to our own progress messages.
     transformers.utils.logging.disable_progress_bar()
     # fp16 checkpoints would compute in fp16 on CPU, four times slower: always load float32.
-    return SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32})
+    return SentenceTransformer(target, device="cpu", model_kwargs={"dtype": torch.float32},
+                               local_files_only=local_only)  # fmt: skip
+
+
+HUB_PROBE_SECONDS = 5.0
+_OFFLINE = {"1", "ON", "YES", "TRUE"}
+
+
+def hub_problem() -> str | None:
+    """Why the Hugging Face hub cannot be asked now, or None. Asked once before downloading a
+    model that is not cached: offline, huggingface_hub retries every file five times (over a
+    minute each, two log lines a try) before failing; this fails in seconds, in one line."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in _OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        httpx.head(endpoint, timeout=HUB_PROBE_SECONDS)  # any answer at all means reachable
+    except httpx.HTTPError as exc:
+        return f"the hub ({endpoint}) is unreachable: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _load_hub_model(spec: ModelSpec) -> object:
+    """A hub model from the local cache, else downloaded if the hub answers."""
+    try:
+        return load_sentence_transformer(spec.target, local_only=True)
+    except Exception:  # not cached (or cached incompletely): the hub has to be asked
+        pass
+    problem = hub_problem()
+    if problem is not None:
+        raise ModelError(f"cannot load model {spec.name!r}: it is not in the local Hugging Face cache and {problem}; "
+                         "use a local path or the default model")  # fmt: skip
+    return load_sentence_transformer(spec.target)
 
 
 Notify = Callable[[str], None]
@@ -268,7 +303,9 @@ def load_embedder(
     """Load the default offline model or any sentence-transformers model by local path or hub name."""
     spec = resolve(name, progress)
     try:
-        model = load_sentence_transformer(spec.target)
+        model = _load_hub_model(spec) if spec.source == "hub" else load_sentence_transformer(spec.target)
+    except ModelError:
+        raise
     except Exception as exc:  # sentence-transformers raises OSError, ValueError, HF errors...
         hint = (
             "check the path"
