@@ -81,6 +81,11 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # Third-party chatter (weight-loading bars, hub notices) would drown our own messages.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # huggingface_hub gives its logger a handler of its own when imported (each of its lines then
+    # came twice, once beside ours) and resets that logger's level: imported first (~20 ms)
+    import huggingface_hub.utils.logging  # noqa: F401
+
+    logging.getLogger("huggingface_hub").handlers.clear()
     for noisy in ("sentence_transformers", "transformers", "httpx", "trafilatura", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

@@ -497,3 +497,17 @@ def test_library_warnings_say_whose_they_are() -> None:
 
     assert line("trafilatura.core") == "trafilatura: odd page x"
     assert line("tracer") == line("index._crawl") == line("tracer.access") == "tracer: odd page x"
+
+
+def test_hub_warnings_come_once(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    import huggingface_hub.utils.logging  # noqa: F401  (it adds a stderr handler of its own)
+
+    from cli import _setup_logging
+
+    _setup_logging(0, False)
+    assert logging.getLogger("huggingface_hub").handlers == []  # only ours, on the root logger
+    logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+    logging.getLogger("huggingface_hub").info("not shown by default")
+    assert capsys.readouterr().err == "huggingface_hub: Retrying in 1s [Retry 1/5].\n"
