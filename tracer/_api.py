@@ -21,14 +21,7 @@ from tracer._errors import InputError, ModelError, ReferenceIndexError
 from tracer._paths import resolve_index
 from tracer.judgments._outlets import OutletTable
 from tracer.model import _embed
-from tracer.model._embed import (
-    DEFAULT_MODEL,
-    Embedder,
-    ModelInfo,
-    Notify,
-    SentenceTransformerEmbedder,
-    log_notice,
-)
+from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, Notify, SentenceTransformerEmbedder, log_notice
 from tracer.model._pieces import PIECE_CACHE_MB, PieceCache
 from tracer.report._report import Report
 from tracer.tracing._article import DEFAULT_MAX_BYTES, Article, article_from_html, decode
