@@ -151,6 +151,11 @@ def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: N
     return recorded, embedder
 
 
+_LOCKED_STORE_METHODS = frozenset({"search"})
+"""A store's methods that take the encoder's lock: the vector search uses both cores as the
+encoder does, and the two at once only slow each other (`benchmarks/serve_load.py`)."""
+
+
 class Tracer:
     """Traces Indonesian articles against one reference index.
 
@@ -181,7 +186,7 @@ class Tracer:
         self._shared: tuple[int, Any] | None = None  # (generation, faiss index) searched by every pooled store
         # one encoder run or vector search at a time: each uses both cores (and torch tokenizers are not re-entrant)
         self._compute_lock = threading.Lock()
-        locked: Embedder = _Locked(embedder, self._compute_lock)
+        locked: Embedder = _Locked(embedder, self._compute_lock)  # type: ignore[assignment]
         self._encoder = PieceCache(locked, piece_cache_mb * 2**20) if hasattr(locked, "token_vectors") else locked  # type: ignore[arg-type]
         """What articles are embedded with: one call at a time, passages' word pieces kept between articles."""
         with self._store() as store:  # fails now, not at the first request, if the index is unreadable
@@ -265,10 +270,10 @@ class Tracer:
         with self._store() as store:
             options = TraceOptions(top_k=top_k, before=before_iso(before), known_outlets=store.outlets(),
                                    outlets=self.outlets)  # fmt: skip
-            return trace_text(prepared.text, name=prepared.name, embedder=self._encoder,
-                              index=_SearchLocked(store, self._compute_lock), rule=rule, index_info=store.describe(),
-                              options=options, warnings=warnings, tracer_version=__version__,
-                              sentences=prepared.sentences)  # fmt: skip
+            searched = _Locked(store, self._compute_lock, _LOCKED_STORE_METHODS)
+            return trace_text(prepared.text, name=prepared.name, embedder=self._encoder, index=searched, rule=rule,
+                              index_info=store.describe(), options=options, warnings=warnings,
+                              tracer_version=__version__, sentences=prepared.sentences)  # fmt: skip
 
     def trace_url(self, url: str, *, allow_private: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
                   before: str | date | datetime | None = None, top_k: int = 3,
@@ -302,43 +307,23 @@ class Tracer:
         self.close()
 
 
-class _SearchLocked:
-    """A store whose vector search takes the encoder's lock: each uses both cores, and two
-    articles' encoder run and search at once only slow each other (`benchmarks/serve_load.py`)."""
-
-    def __init__(self, inner: Any, lock: threading.Lock) -> None:
-        self._inner, self._lock = inner, lock
-
-    def search(self, queries: Any, k: int) -> Any:
-        with self._lock:
-            return self._inner.search(queries, k)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-
 class _Locked:
-    """An embedder whose calls run one at a time."""
+    """``inner`` with its methods (or only those named in ``methods``) run one call at a time
+    under ``lock``; other attributes pass through, absent ones stay absent, so callers can tell
+    what it can do (``token_vectors``)."""
 
-    def __init__(self, inner: Embedder, lock: threading.Lock) -> None:
+    def __init__(self, inner: Any, lock: threading.Lock, methods: frozenset[str] | None = None) -> None:
         self._inner = inner
         self._lock = lock
+        self._methods = methods
 
-    @property
-    def info(self) -> ModelInfo:
-        return self._inner.info
-
-    def embed(self, texts: object, *, role: str, show_progress: bool = False) -> object:
-        with self._lock:
-            return self._inner.embed(texts, role=role, show_progress=show_progress)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> object:
-        """Other methods of the embedder (``token_vectors``), run under the same lock; absent
-        ones stay absent, so callers can tell what the embedder can do."""
-        method = getattr(self._inner, name)
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute) or (self._methods is not None and name not in self._methods):
+            return attribute
 
         def locked(*args: object, **kwargs: object) -> object:
             with self._lock:
-                return method(*args, **kwargs)
+                return attribute(*args, **kwargs)
 
         return locked

@@ -310,7 +310,9 @@ def load_embedder(
         hint = (
             "check the path"
             if spec.source == "local"
-            else "it is not in the local Hugging Face cache and the hub is unreachable; use a local path or the default model"
+            # a hub model not cached is asked for only once the hub answers (``_load_hub_model``)
+            else "the hub answered but has no such model, or it could not be loaded; check the name, or use a local "
+            "path or the default model"
         )
         raise ModelError(f"cannot load model {spec.name!r}: {str(exc).splitlines()[0]} ({hint})") from exc
     adapter = None

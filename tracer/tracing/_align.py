@@ -47,8 +47,7 @@ def embed_queries(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarra
     both = getattr(embedder, "embed_with_tokens", None)
     if both is None:
         return embedder.embed(queries, role="query"), None
-    vectors, tokens = both(queries, role="query")
-    return vectors, tokens
+    return both(queries, role="query")  # type: ignore[no-any-return]
 
 
 def with_recall(
