@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -68,3 +69,13 @@ def test_queries_get_their_word_pieces_from_the_same_pass(hash_embedder) -> None
     assert vectors.shape == (2, 4) and [p.tolist() for p in pieces] == [[[1, 0, 0, 0]], [[0, 0, 1, 0]]]
     vectors, pieces = embed_queries(hash_embedder, ["plane", "amur"])
     assert vectors.shape == (2, 64) and pieces is None
+
+
+def test_the_credited_outlets_candidate_is_compared_however_far_below() -> None:
+    embedder = Pieces()
+    credited = replace(_candidate("plane crashed amur", 5, 0.7), credited=True)
+    cands = [_candidate("plane crashed", 1, 0.9), credited, _candidate("amur", 3, 0.69)]
+    out = with_recall(
+        [cands], embedder.token_vectors(["plane crashed amur"], role="query"), embedder, top=2, within=0.05
+    )
+    assert [c.recall and round(c.recall, 3) for c in out[0]] == [0.667, 1.0, None]  # the third: past the top 2

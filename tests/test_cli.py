@@ -391,7 +391,7 @@ def test_calibrate_and_eval_pool_several_protocol_runs(runner: CliRunner, tmp_pa
         "(parallel.tsv, calibration half, 2 runs, seeds 1-2, 20% of documents absent, layout all)"
     )
     assert entry["version"] == 2 and 0.0 <= entry["possible"] <= entry["threshold"] <= 1.0
-    assert set(entry["sentence"]["weights"]) <= {"cosine", "margin", "carriers", "names"}
+    assert set(entry["sentence"]["weights"]) <= {"cosine", "margin", "carriers", "names", "credited"}
     assert "evidence" in entry["article"]["weights"]
     assert set(entry["article"]["weights"]) <= {"evidence", "support", "sequence", "sides"}
     assert all(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tracer import SourceDoc, SourceUnit
 from tracer.judgments._credits import find_credit, without_credit
+from tracer.judgments._outlets import OutletTable
+from tracer.tracing._match import Candidate
+from tracer.tracing._trace import with_credits
 
 CASES = [
     (
@@ -88,3 +92,24 @@ def test_sentences_without_a_newsroom_credit_are_untouched(sentence: str) -> Non
 
 def test_a_sentence_that_is_only_a_credit_is_kept_whole() -> None:
     assert without_credit("Demikian dilansir Reuters.") == "Demikian dilansir Reuters."
+
+
+def _cands(*outlets: str) -> list[Candidate]:
+    return [Candidate(SourceUnit(i, i, SourceDoc(f"https://x.example/{i}", o, "en", "", None), 0, 0, 0, 4, "text"),
+                      cosine=0.9 - i / 100, margin=0.0) for i, o in enumerate(outlets)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sentence", "credited"),
+    [
+        ("Pesawat itu jatuh di Amur, seperti dilansir TASS.", [True, False, True]),
+        ("Kantor berita Rusia, TASS, melaporkan bahwa tidak ada korban selamat.", [True, False, True]),
+        ("Pesawat itu jatuh di Amur, dikutip dari kantor berita Tas.", [True, False, True]),  # garbled
+        ("Pesawat itu jatuh di Amur, seperti dilansir BBC.", [False, True, False]),  # the index says "bbc"
+        ("Area itu masih terbakar, kata Reuters.", [False, False, False]),  # a speaker cue, not an outlet's credit
+        ("Pesawat itu jatuh di Amur.", [False, False, False]),
+    ],
+)
+def test_candidates_of_the_credited_outlet_are_marked(sentence: str, credited: list[bool]) -> None:
+    out = with_credits([sentence], [_cands("TASS", "bbc", "TASS")], OutletTable.load())
+    assert [c.credited for c in out[0]] == credited

@@ -14,6 +14,15 @@ FAR = 0.1
 """Cosine gap from which the credited outlet's nearest sentence counts as not carrying the claim."""
 
 
+def credited_outlet(text: str, table: OutletTable, known: Iterable[str]) -> str | None:
+    """The outlet (one of ``known``, or the alias table's) that the sentence credits as its
+    source, if any; a speaker ("kata X") is no outlet."""
+    found = find_attribution(text)
+    if found is None or found.cue == "speaker":
+        return None
+    return table.resolve(found.stated, known)
+
+
 def check(
     text: str,
     traced: bool,

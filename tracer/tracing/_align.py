@@ -22,8 +22,8 @@ from tracer.tracing._match import Candidate
 ALIGN_TOP = 4
 ALIGN_WITHIN = 0.05
 """Candidates per sentence (best cosine first), and how far below the best cosine, that get a
-word-level comparison; the rest have no recall (the judge counts 0), so only these few can be
-traced. Each costs one more pass of the encoder over a short passage (shared between sentences
+word-level comparison (and, among the ``ALIGN_TOP``, the credited outlet's whatever its cosine);
+the rest have no recall (the judge counts 0), so only these few can be traced. Each costs one more pass of the encoder over a short passage (shared between sentences
 that share it): on the real cases and NTREX, comparing the best 6 whatever their cosine traced
 no more than these (README, "Quality", `benchmarks/decision_rules.py`)."""
 
@@ -37,8 +37,8 @@ def token_recall(sentence: np.ndarray, passage: np.ndarray) -> float:
 
 def compared(cands: Sequence[Candidate], top: int, within: float) -> list[bool]:
     """Which of a sentence's candidates (best cosine first) get a word-level comparison: the
-    ``top`` best within ``within`` of the best cosine."""
-    return [r < top and cands[0].cosine - c.cosine <= within for r, c in enumerate(cands)]
+    ``top`` best within ``within`` of the best cosine, or of the outlet the sentence credits."""
+    return [r < top and (c.credited or cands[0].cosine - c.cosine <= within) for r, c in enumerate(cands)]
 
 
 def embed_queries(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:

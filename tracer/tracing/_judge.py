@@ -6,8 +6,9 @@ Two logistic stages, fitted by ``trace calibrate`` and stored per model in ``cal
 
 1. own evidence: cosine; the margin over candidates making *other* claims (near-copies of a
    candidate, the same wire sentence at several outlets, are its ``carriers`` and no rivals);
-   how many outlets carry it; how many of the sentence's names the candidate names too; and
-   how much of the sentence's wording has a counterpart in it (``recall``, for the best few).
+   how many outlets carry it; how many of the sentence's names the candidate names too; how
+   much of the sentence's wording has a counterpart in it (``recall``, for the best few); and
+   whether the sentence credits the candidate's outlet inline (``credited``).
 2. article evidence, on top of the first stage's log-odds (``evidence``): ``support`` counts
    the other sentences of the article, anywhere and in any order, whose candidates come from
    the same document (compiled news borrows from a few reports, re-ordered); ``sequence`` and
@@ -40,7 +41,7 @@ RULE_VERSION = 2
 GENERIC = "*"
 """Fallback entry for models without their own calibration (cosine-free, so it travels)."""
 
-SENTENCE_FEATURES = ("cosine", "margin", "carriers", "names", "recall")
+SENTENCE_FEATURES = ("cosine", "margin", "carriers", "names", "recall", "credited")
 MODEL_SCALED = ("cosine", "recall")
 """Features on the model's own similarity scale: left out of the generic rule, which travels."""
 COHERENCE_FEATURES = ("support", "sequence", "sides")
@@ -94,7 +95,7 @@ class Scored:
 
 def sentence_features(c: Candidate) -> dict[str, float]:
     return {"cosine": c.cosine, "margin": c.margin, "carriers": min(c.carriers, CARRIERS_CAP) / CARRIERS_CAP,
-            "names": c.names, "recall": c.recall or 0.0}  # fmt: skip
+            "names": c.names, "recall": c.recall or 0.0, "credited": float(c.credited)}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ class Candidate:
     recall: float | None = None
     """How much of the sentence's wording has a counterpart in this passage (``_align``); None
     when not compared (the judge counts it as 0)."""
+    credited: bool = False
+    """The article sentence credits this passage's outlet inline ("..., seperti dilansir TASS."):
+    the newsroom's own pointer to where it read the claim."""
 
 
 def _norm_text(text: str) -> str:

@@ -9,6 +9,7 @@ from tracer._errors import InputError
 from tracer._types import SourceUnit
 from tracer.judgments._agreement import digits, name_agreement, query_names
 from tracer.judgments._attribution import check as check_attribution
+from tracer.judgments._attribution import credited_outlet
 from tracer.judgments._credits import without_credit
 from tracer.judgments._flags import compare
 from tracer.judgments._outlets import OutletTable
@@ -134,14 +135,30 @@ def article_candidates(
     k: int,
     margin_k: int,
     keep: Callable[[SourceUnit], bool] | None = None,
+    outlets: OutletTable | None = None,
 ) -> list[list[Candidate]]:
     """Every article sentence's candidates with their evidence: embed (credits left out, word
-    pieces from the same pass), search, margins and names, word recall. ``trace`` and the
+    pieces from the same pass), search, margins and names, the outlet the sentence credits
+    (``outlets``: alias table, None for the shipped one), word recall. ``trace`` and the
     evaluations all search through this, so they measure what users get."""
     queries = query_texts(texts)
     vectors, pieces = embed_queries(embedder, queries)
     per_sentence = find_candidates(index, vectors, k=k, margin_k=margin_k, keep=keep, texts=texts)
+    per_sentence = with_credits(texts, per_sentence, outlets or OutletTable.load())
     return with_recall(per_sentence, pieces, embedder)
+
+
+def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: OutletTable) -> list[list[Candidate]]:
+    """Mark the candidates of the outlet each sentence credits (resolved among its candidates'
+    outlets, so a garbled name finds the one it garbles)."""
+    out = []
+    for text, cands in zip(texts, per_sentence, strict=True):
+        outlets = {c.unit.doc.outlet for c in cands}
+        stated = credited_outlet(text, table, outlets)
+        # an index may name an outlet otherwise than the alias table does ("bbc", "BBC")
+        ours = {o for o in outlets if stated is not None and stated in (o, table.resolve(o))}
+        out.append([replace(c, credited=True) if c.unit.doc.outlet in ours else c for c in cands])
+    return out
 
 
 def article_sentences(text: str, name: str) -> list[Sentence]:
@@ -169,8 +186,9 @@ def trace_text(
     sentences = sentences if sentences is not None else article_sentences(text, name)
     texts = [s.text for s in sentences]
     keep = published_by(options.before) if options.before else None
-    per_sentence = article_candidates(texts, embedder, index, k=options.search_k, margin_k=rule.margin_k, keep=keep)
     table = options.outlets or OutletTable.load()
+    per_sentence = article_candidates(texts, embedder, index, k=options.search_k, margin_k=rule.margin_k, keep=keep,
+                                      outlets=table)  # fmt: skip
     results = []
     for i, (sentence, ranked) in enumerate(zip(sentences, rule.score_article(per_sentence), strict=True)):
         scored = earliest_first(ranked)
