@@ -105,3 +105,18 @@ def test_open_for_writing_refuses_another_model_and_a_missing_index(
         ix.open_for_writing(tmp_path / "i", model="other")
     with pytest.raises(tracer.ReferenceIndexError, match="no index at"):
         ix.open_for_writing(tmp_path / "none", create=False)
+
+
+def test_the_public_embedder_takes_turns_with_tracing(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+    seen: list[bool] = []
+
+    class Watching(HashEmbedder):
+        def embed(self, texts, *, role, show_progress=False):  # type: ignore[no-untyped-def]
+            seen.append(t._compute_lock.locked())
+            return super().embed(texts, role=role, show_progress=show_progress)
+
+    with tracer.Tracer(path, Watching(), rule_for(embedder.info.name)) as t:
+        vectors = t.embedder.embed(["North Korean troops"], role="query")
+        assert vectors.shape == (1, embedder.info.dim) and t.embedder.info == embedder.info
+    assert seen == [True]  # the call ran under the lock every encoder run and search takes

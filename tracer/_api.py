@@ -176,7 +176,6 @@ class Tracer:
         import index as ix
 
         self.path = path
-        self.embedder = embedder
         self.rule = rule
         self._detector = detector
         self.outlets = outlets or OutletTable.load()
@@ -204,6 +203,12 @@ class Tracer:
         recorded, embedder = _embedder_for_index(path, implicit, model, notify)
         rule = rule_for(recorded.name).with_threshold(threshold)
         return cls(path, embedder, rule, piece_cache_mb=piece_cache_mb)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model articles are embedded with, safe to call from any thread (its calls take
+        turns with tracing's, and passages' word pieces come from the shared cache)."""
+        return self._encoder
 
     @property
     def detector(self) -> LanguageDetector:
