@@ -23,9 +23,10 @@ ALIGN_TOP = 4
 ALIGN_WITHIN = 0.05
 """Candidates per sentence (best cosine first), and how far below the best cosine, that get a
 word-level comparison (and, among the ``ALIGN_TOP``, the credited outlet's whatever its cosine);
-the rest have no recall (the judge counts 0), so only these few can be traced. Each costs one more pass of the encoder over a short passage (shared between sentences
-that share it): on the real cases and NTREX, comparing the best 6 whatever their cosine traced
-no more than these (README, "Quality", `benchmarks/decision_rules.py`)."""
+the rest have no recall (the judge counts 0), so only these few can be traced. Each costs one
+more pass of the encoder over a short passage (shared between sentences that share it): on the
+real cases and NTREX, comparing the best 6 whatever their cosine traced one ablated line more
+than these (README, "Quality", `benchmarks/decision_rules.py`)."""
 
 
 def token_recall(sentence: np.ndarray, passage: np.ndarray) -> float:
