@@ -66,6 +66,10 @@ def test_index_outlets_resolve_too() -> None:
     assert table.resolve("Harian Kompas") is None
     assert table.resolve("Harian Kompas", known=["Kompas"]) == "Kompas"
     assert table.resolve("Novaya Gazetta", known=["Novaya Gazeta"]) == "Novaya Gazeta"
+    # an outlet the index names otherwise than the table comes back as the index names it
+    assert table.resolve("kantor berita BBC", known=["bbc", "TASS"]) == "bbc"
+    assert table.resolve("ТАСС", known=["tass.com"]) == "tass.com"
+    assert table.resolve("BBC", known=["TASS"]) == "BBC"
 
 
 FLAGGED = [

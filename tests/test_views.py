@@ -188,6 +188,19 @@ def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index:
     ]
 
 
+def test_a_credit_checks_against_an_outlet_the_index_names_its_own_way(runner: CliRunner, tmp_path: Path) -> None:
+    src = tmp_path / "sources.jsonl"
+    src.write_text(json.dumps({**SOURCES[0], "outlet": "guardian"}) + "\n", encoding="utf-8")
+    assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
+    article = tmp_path / "kredit.txt"
+    article.write_text("The White House called them legitimate targets, seperti dilansir The Guardian.\n")
+    result = runner.invoke(main, ["--index", str(tmp_path / "index"), str(article), "--threshold", "0.01"])
+    attribution = json.loads(result.stdout)["sentences"][0]["attribution"]
+    # the alias table says "The Guardian", the index "guardian": the same outlet, not one missing from the index
+    assert (attribution["stated_outlet"], attribution["agrees"]) == ("guardian", True)
+    assert attribution["note"] == "credits guardian, which carries the claim"
+
+
 def _report_with_near_misses():  # type: ignore[no-untyped-def]
     from tracer.report._report import Match, Report, SentenceResult
 

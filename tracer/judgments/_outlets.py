@@ -58,12 +58,18 @@ class OutletTable:
         return cls(aliases)
 
     def resolve(self, stated: str, known: Iterable[str] = ()) -> str | None:
-        """The outlet a credit names, or None. ``known`` are the index's own outlet names."""
+        """The outlet a credit names, or None. ``known`` are the index's own outlet names; an
+        outlet the index names otherwise than this table ("bbc" for "BBC") is given as the index
+        names it, so it can be compared with the index's documents."""
         key = normalize(stated)
         if not key:
             return None
+        known = list(known)
         if key in self.aliases:
-            return self.aliases[key]
+            name = self.aliases[key]
+            if name in known:
+                return name
+            return next((k for k in known if self.aliases.get(normalize(k)) == name), name)
         extra = {normalize(k): k for k in known}
         if key in extra:
             return extra[key]

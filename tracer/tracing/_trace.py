@@ -155,7 +155,7 @@ def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: O
     for text, cands in zip(texts, per_sentence, strict=True):
         outlets = {c.unit.doc.outlet for c in cands}
         stated = credited_outlet(text, table, outlets)
-        # an index may name an outlet otherwise than the alias table does ("bbc", "BBC")
+        # also an outlet that only resolves to it fuzzily ("foxnews" for the table's "Fox News")
         ours = {o for o in outlets if stated is not None and stated in (o, table.resolve(o))}
         out.append([replace(c, credited=True) if c.unit.doc.outlet in ours else c for c in cands])
     return out
