@@ -193,7 +193,9 @@ def test_a_credit_checks_against_an_outlet_the_index_names_its_own_way(runner: C
     src.write_text(json.dumps({**SOURCES[0], "outlet": "guardian"}) + "\n", encoding="utf-8")
     assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
     article = tmp_path / "kredit.txt"
-    article.write_text("The White House called them legitimate targets, seperti dilansir The Guardian.\n")
+    article.write_text(
+        "The White House called them legitimate targets, seperti dilansir The Guardian.\n", encoding="utf-8"
+    )
     result = runner.invoke(main, ["--index", str(tmp_path / "index"), str(article), "--threshold", "0.01"])
     attribution = json.loads(result.stdout)["sentences"][0]["attribution"]
     # the alias table says "The Guardian", the index "guardian": the same outlet, not one missing from the index
