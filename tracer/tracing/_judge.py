@@ -151,20 +151,6 @@ class DecisionRule:
         own = [[sentence_features(c) for c in cands] for cands in candidates]
         base = [[self._gate(c, self.sentence(f)) for c, f in zip(cands, fs, strict=True)]
                 for cands, fs in zip(candidates, own, strict=True)]  # fmt: skip
-        doc_best: list[dict[int, float]] = []
-        for cands, ps in zip(candidates, base, strict=True):
-            best: dict[int, float] = {}
-            for c, p in zip(cands, ps, strict=True):
-                best[c.unit.doc_id] = max(best.get(c.unit.doc_id, 0.0), p)
-            doc_best.append(best)
-        n = len(candidates)
-        # per document, the sentences most confident in it (one more than counted, so a sentence
-        # can leave itself out): support in O(sentences x candidates), not its square
-        leaders: dict[int, list[tuple[float, int]]] = {}
-        for j, best in enumerate(doc_best):
-            for doc, q in best.items():
-                leaders.setdefault(doc, []).append((q, j))
-        leaders = {doc: heapq.nlargest(SUPPORTERS + 1, rows) for doc, rows in leaders.items()}
         # each sentence's candidates by document: a neighbour's are looked at only in the same one
         by_doc: list[dict[int, list[tuple[SourceUnit, float]]]] = []
         for cands, ps in zip(candidates, base, strict=True):
@@ -172,6 +158,14 @@ class DecisionRule:
             for c, p in zip(cands, ps, strict=True):
                 rows.setdefault(c.unit.doc_id, []).append((c.unit, p))
             by_doc.append(rows)
+        n = len(candidates)
+        # per document, the sentences most confident in it (one more than counted, so a sentence
+        # can leave itself out): support in O(sentences x candidates), not its square
+        leaders: dict[int, list[tuple[float, int]]] = {}
+        for j, docs in enumerate(by_doc):
+            for doc, units in docs.items():
+                leaders.setdefault(doc, []).append((max(q for _, q in units), j))
+        leaders = {doc: heapq.nlargest(SUPPORTERS + 1, rows) for doc, rows in leaders.items()}
         result = []
         for i, cands in enumerate(candidates):
             scored = []
