@@ -1,10 +1,11 @@
 """Which faiss index holds the vectors, chosen by size, and exact search over it.
 
-Up to ``EXACT_LIMIT`` vectors an exact ``IDMap2,Flat`` index (0.65 s per 20-sentence article at
-1M on 2 cores, 1.5 KB of RAM per vector). Beyond it, ``IVF{nlist},PQ{m}``: product-quantized
-codes (~60 B per vector at dimension 384) find candidates, and the best ``RERANK`` of them per
-query are re-scored exactly with their float32 vectors, which SQLite keeps anyway. Measured at
-1M (benchmarks/vector_index.py): recall@1 against exact search 1.000, 6.3 ms per article.
+Up to ``EXACT_LIMIT`` vectors an exact ``IDMap2,Flat`` index (1.5 KB of RAM per vector; every
+vector is read for every article). Beyond it, ``IVF{nlist},PQ{m}``: product-quantized codes
+(~60 B per vector at dimension 384) find candidates, and the best ``RERANK`` of them per query
+are re-scored exactly with their float32 vectors, which SQLite keeps anyway. Measured on 2
+cores (benchmarks/vector_index.py, 20 queries): at 100k vectors flat 59 ms, IVF-PQ 2.1 ms with
+recall@1 1.000 and recall@24 0.999 against exact search; at 1M flat 0.65 s, IVF-PQ 6.3 ms.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
-EXACT_LIMIT = 500_000
-"""Vectors up to which search is exact; past it the index switches to IVF-PQ."""
+EXACT_LIMIT = 50_000
+"""Vectors up to which search is exact; past it the index switches to IVF-PQ. At 100k, flat
+search was the largest cost of a served article after the encoder (27 ms of ~0.25 s) and kept
+`trace serve` under 4 articles/s at 4 clients (`benchmarks/serve_load.py`); IVF-PQ finds the
+same top 24 there but for 1 in 1,000."""
 MIN_IVF = 1_024
 """Fewer vectors than this never get IVF-PQ (its codebooks need a few hundred to train)."""
 MAX_NLIST = 4_096
@@ -33,7 +37,7 @@ VectorsOf = Callable[[np.ndarray], np.ndarray]
 
 def nlist_for(n: int) -> int:
     """The power of two at or below 4 sqrt(n), at most ``MAX_NLIST`` (training cost grows with
-    it): 2048 lists from 500k vectors, 4096 from ~1M."""
+    it): 512 lists from 50k vectors, 1024 from 65k, 2048 from 262k, 4096 from ~1M."""
     return int(min(MAX_NLIST, max(16, 2 ** math.floor(math.log2(4 * math.sqrt(max(n, 1)))))))
 
 

@@ -32,8 +32,10 @@ def build(path: Path, embedder: HashEmbedder, docs: list[ix.Document], limit: in
 
 
 def test_sizes_choose_the_index_type() -> None:
-    assert _vectors.factory_for(500_000, 384) == "IDMap2,Flat"
-    assert _vectors.factory_for(500_001, 384) == "IVF2048,PQ48"
+    assert _vectors.factory_for(50_000, 384) == "IDMap2,Flat"
+    assert _vectors.factory_for(50_001, 384) == "IVF512,PQ48"
+    assert _vectors.factory_for(100_060, 384) == "IVF1024,PQ48"  # serve_load.py's grown index
+    assert _vectors.factory_for(1_000_000, 384) == "IVF2048,PQ48"
     assert _vectors.factory_for(10_000_000, 384) == "IVF4096,PQ48"  # nlist capped: training cost
     assert _vectors.factory_for(2_000, 64, exact_limit=1_000) == "IVF128,PQ8"
     assert _vectors.factory_for(900, 64, exact_limit=100) == "IDMap2,Flat"  # too few to train codebooks
