@@ -152,11 +152,16 @@ def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: O
     """Mark the candidates of the outlet each sentence credits (resolved among its candidates'
     outlets, so a garbled name finds the one it garbles)."""
     out = []
+    resolved: dict[str, str | None] = {}  # each candidate outlet resolved once per article
     for text, cands in zip(texts, per_sentence, strict=True):
         outlets = {c.unit.doc.outlet for c in cands}
         stated = credited_outlet(text, table, outlets)
-        # also an outlet that only resolves to it fuzzily ("foxnews" for the table's "Fox News")
-        ours = {o for o in outlets if stated is not None and stated in (o, table.resolve(o))}
+        ours: set[str] = set()
+        if stated is not None:
+            for o in outlets - resolved.keys():
+                resolved[o] = table.resolve(o)
+            # also an outlet that only resolves to it fuzzily ("foxnews" for the table's "Fox News")
+            ours = {o for o in outlets if stated in (o, resolved[o])}
         out.append([replace(c, credited=True) if c.unit.doc.outlet in ours else c for c in cands])
     return out
 
