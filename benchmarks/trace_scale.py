@@ -1,6 +1,6 @@
 """Warm per-article tracing time as the index grows (10k, 100k, 1M units), through the real
 store and the real trace pipeline: embed the article, search the vector index that the store
-chooses for its size (exact flat up to 500k, then IVF-PQ re-ranked from SQLite), judge, report.
+chooses for its size (exact flat up to 50k, then IVF-PQ re-ranked from SQLite), judge, report.
 
 The index holds 12 NTREX documents (en/ru/uk, real vectors, sentences and windows) that a
 20-sentence Indonesian article is composed from, plus synthetic documents whose vectors mix

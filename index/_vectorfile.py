@@ -36,6 +36,7 @@ class VectorFile:
     _faiss: faiss.Index | None
     _faiss_generation: int
     _faiss_shared: bool
+    _writable: bool
     _published_at: float
     _transaction: Any
     generation: Any
@@ -177,7 +178,7 @@ class VectorFile:
         """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones
         missing; a new index of another type when the count has outgrown (or shrunk below) its own."""
         want = self._all_ids()
-        if _vectors.needs_rebuild(index, len(want), self.exact_limit):
+        if self._rebuild_as(index, len(want)) is not None:
             index = self._new_faiss(want)
         have = _vectors.ids_in(index)
         stale = np.setdiff1d(have, want, assume_unique=True)
@@ -187,6 +188,18 @@ class VectorFile:
         for ids, vecs in self._stored(missing, 10_000):
             index.add_with_ids(vecs, ids)
         return index
+
+    def _rebuild_as(self, index: faiss.Index | None, count: int) -> str | None:
+        """The type to rebuild ``index`` (None: no file) as for ``count`` vectors, or None to keep
+        it. Only a writer trains an IVF-PQ index (tens of seconds) and publishes it: a reader
+        whose file no longer suits the size (an index built under another limit) keeps searching
+        it, caught up and exactly scored, until the next `index add` or refresh publishes one."""
+        if index is not None and not _vectors.needs_rebuild(index, count, self.exact_limit):
+            return None
+        factory = _vectors.factory_for(count, self.model.dim, self.exact_limit)
+        if factory != _vectors.FLAT and not self._writable:
+            return None if index is not None else _vectors.FLAT
+        return factory
 
     def vector_index(self) -> faiss.Index:
         """The faiss index for the current generation: the newest file caught up with SQLite."""
@@ -223,9 +236,8 @@ class VectorFile:
         if count is None:
             count = int(self._conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
         mapped = self._newest_file(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        if mapped is None or _vectors.needs_rebuild(mapped, count, self.exact_limit):
-            return _vectors.factory_for(count, self.model.dim, self.exact_limit)
-        return _vectors.describe(mapped)
+        kind = self._rebuild_as(mapped, count)
+        return _vectors.describe(mapped) if kind is None else kind
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` stored vectors by inner product, exact whatever the index type."""

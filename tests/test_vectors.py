@@ -120,3 +120,23 @@ def test_stats_name_the_vector_index_without_loading_it(big: tuple[Path, HashEmb
     with IndexStore.open(big[0], exact_limit=1_000) as store:
         monkeypatch.setattr(store, "vector_index", lambda: pytest.fail("stats loaded the vector index"))
         assert store.stats()["vector_index"] == "IVF128,PQ8"
+
+
+def test_only_a_writer_trains_a_file_built_under_a_higher_limit(tmp_path: Path, monkeypatch) -> None:
+    """An index published flat (an older tracer's limit) is searched as it is by readers, who
+    would otherwise train IVF-PQ on every open; the next writer retrains and publishes it."""
+    path, embedder = tmp_path / "index", HashEmbedder(dim=64)
+    build(path, embedder, corpus(400), limit=5_000)  # 2,000 units, published flat
+    queries = embedder.embed([d.text.split(". ")[1] for d in corpus(400)[:20]], role="query")
+    with IndexStore.open(path, exact_limit=1_000) as store:
+        monkeypatch.setattr(_vectors, "train", lambda *a: pytest.fail("a reader trained a vector index"))
+        assert store.vector_index_type == "IDMap2,Flat"
+        ids, vectors = store._vectors()
+        _, found = store.search(queries, 1)
+        assert np.array_equal(found[:, 0], ids[np.argmax(queries @ vectors.T, axis=1)])  # exact, as before
+        monkeypatch.undo()
+    with IndexStore.create(path, ix.manifest_for(embedder), exact_limit=1_000) as store, store.write_lock():
+        ix.add_documents(store, [doc("https://b.example/new", "A new story from Seoul. It has two sentences.")],
+                         embedder)  # fmt: skip
+    with IndexStore.open(path, exact_limit=1_000) as store:
+        assert store.vector_index_type == "IVF128,PQ8"
