@@ -19,7 +19,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,6 +133,8 @@ class IndexStore(CrawlState, VectorFile):
         self._faiss_generation = -1
         self._faiss_shared = False
         """Adopted from another store: never changed in place (the other may be searching it)."""
+        self.notify: Callable[[str], None] = log.info
+        """Where notices of long steps go (training a vector index); a writer sets its own."""
         self._published_at = time.monotonic()
 
     # -- opening -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class VectorFile:
     _faiss_generation: int
     _faiss_shared: bool
     _writable: bool
+    notify: Callable[[str], None]
     _published_at: float
     _transaction: Any
     generation: Any
@@ -109,7 +110,8 @@ class VectorFile:
             return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         size = min(len(ids), 64 * _vectors.nlist_for(len(ids)))
         sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
-        log.info("training a %s vector index on %d of %d vectors", factory, size, len(ids))
+        self.notify(f"training a new vector index ({factory}) on {size:,} of the index's {len(ids):,} vectors "
+                    "(a minute or so; again each time the index grows ~4x)")  # fmt: skip
         return _vectors.train(factory, dim, self._vectors_of(sample))
 
     def _newest_file(self, flags: int = 0) -> faiss.Index | None:

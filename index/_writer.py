@@ -156,13 +156,16 @@ def open_for_writing(path: str | Path, model: str | None = None, backend: Backen
                                            recorded, notify)  # fmt: skip
     else:
         embedder, used = indexing_embedder(model or DEFAULT_MODEL, None, backend, None, notify)
-    return writer_for(path, embedder, used, example=example)
+    return writer_for(path, embedder, used, example=example, notify=notify)
 
 
-def writer_for(path: Path, embedder: Embedder, backend: str, *, example: bool = False) -> IndexWriter:
+def writer_for(path: Path, embedder: Embedder, backend: str, *, example: bool = False,
+               notify: Notify = log_notice) -> IndexWriter:  # fmt: skip
     """A writer over an embedder the caller already has (e.g. the one a tracer just loaded)."""
     manifest = {**manifest_for(embedder), **({"example": True} if example else {})}
-    return IndexWriter(IndexStore.create(path, manifest), embedder, backend)
+    store = IndexStore.create(path, manifest)
+    store.notify = notify
+    return IndexWriter(store, embedder, backend)
 
 
 def build_example_index(path: Path, embedder: Embedder, backend: str = "torch") -> AddSummary:

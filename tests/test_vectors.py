@@ -135,8 +135,12 @@ def test_only_a_writer_trains_a_file_built_under_a_higher_limit(tmp_path: Path, 
         _, found = store.search(queries, 1)
         assert np.array_equal(found[:, 0], ids[np.argmax(queries @ vectors.T, axis=1)])  # exact, as before
         monkeypatch.undo()
+    notices: list[str] = []
     with IndexStore.create(path, ix.manifest_for(embedder), exact_limit=1_000) as store, store.write_lock():
+        store.notify = notices.append
         ix.add_documents(store, [doc("https://b.example/new", "A new story from Seoul. It has two sentences.")],
                          embedder)  # fmt: skip
+    assert notices == ["training a new vector index (IVF128,PQ8) on 2,003 of the index's 2,003 vectors "
+                       "(a minute or so; again each time the index grows ~4x)"]  # fmt: skip
     with IndexStore.open(path, exact_limit=1_000) as store:
         assert store.vector_index_type == "IVF128,PQ8"
