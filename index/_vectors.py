@@ -20,8 +20,9 @@ import numpy as np
 EXACT_LIMIT = 50_000
 """Vectors up to which search is exact; past it the index switches to IVF-PQ. At 100k, flat
 search was the largest cost of a served article after the encoder (27 ms of ~0.25 s) and kept
-`trace serve` under 4 articles/s at 4 clients (`benchmarks/serve_load.py`); IVF-PQ finds the
-same top 24 there but for 1 in 1,000."""
+`trace serve` under 4 articles/s at 4 clients (`benchmarks/serve_load.py`); IVF-PQ's top 24
+differs from the exact one in 1 of 1,000 candidates there (1 in 200 at 60k, 1 in 40 at 400k),
+its best never."""
 MIN_IVF = 1_024
 """Fewer vectors than this never get IVF-PQ (its codebooks need a few hundred to train)."""
 MAX_NLIST = 4_096
