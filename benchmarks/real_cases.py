@@ -3,12 +3,14 @@ without it (leave one case out: NTREX calibration half in both layouts plus the 
 their ablated variants), beside the NTREX test half per layout. Also prints the figures of the
 rule fitted on everything (what `trace calibrate ... --cases` ships), in-sample for the cases.
 
-    python benchmarks/real_cases.py [--ntrex PATH] [--cases DIR] [--runs 3] [--ablate 1,2,3] [--queries int8]
+    python benchmarks/real_cases.py [--ntrex PATH] [--cases DIR] [--runs 3] [--ablate 1,2,3]
+                                    [--queries int8 | --pieces int8]
 
 Real cases are indexed as `trace index add` does (int8 passages), NTREX as `trace calibrate` does
 (torch float32 passages), and every article is traced through the same path as `trace`.
 ``--queries int8`` traces with the int8 export instead (article sentences and the compared
-passages' word pieces, ~2x faster to encode): what tracing at the index's precision would give.
+passages' word pieces, ~2x faster to encode): what tracing at the index's precision would give;
+``--pieces int8`` only the compared passages' word pieces.
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ def row(label: str, figures: dict[str, float]) -> str:
             f"{figures['n_unsourced']:>5} {figures['wrong_source']:>7.3f}")  # fmt: skip
 
 
+class PassagePieces:
+    """``base`` in everything but the compared passages' word pieces, which ``pieces`` encodes."""
+
+    def __init__(self, base: object, pieces: object) -> None:
+        self._base, self._pieces = base, pieces
+
+    @property
+    def info(self):  # type: ignore[no-untyped-def]
+        return self._base.info  # type: ignore[attr-defined]
+
+    def embed(self, texts, *, role, show_progress=False):  # type: ignore[no-untyped-def]
+        return self._base.embed(texts, role=role, show_progress=show_progress)  # type: ignore[attr-defined]
+
+    def embed_with_tokens(self, texts, *, role):  # type: ignore[no-untyped-def]
+        return self._base.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined]
+
+    def token_vectors(self, texts, *, role):  # type: ignore[no-untyped-def]
+        return self._pieces.token_vectors(texts, role=role)  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
@@ -39,12 +61,16 @@ def main() -> None:
     parser.add_argument("--ablate", default="1,2,3")
     parser.add_argument("--queries", choices=("float32", "int8"), default="float32",
                         help="the precision tracing encodes with (float32: what `trace` does)")  # fmt: skip
+    parser.add_argument("--pieces", choices=("float32", "int8"), default="float32",
+                        help="the precision of the compared passages' word pieces alone")  # fmt: skip
     args = parser.parse_args()
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
+    int8 = OnnxEmbedder(embedder.info, ensure_export(embedder), "int8")
     if args.queries == "int8":
-        int8 = OnnxEmbedder(embedder.info, ensure_export(embedder), "int8")
         embedder, passages = SplitEmbedder(int8, embedder), SplitEmbedder(int8, passages.passage)  # type: ignore[assignment]
+    elif args.pieces == "int8":
+        embedder = PassagePieces(embedder, int8)  # type: ignore[assignment]
     seeds = [int(s) for s in args.ablate.split(",") if s]
     k = Protocol().margin_k
     with tempfile.TemporaryDirectory() as tmp:
