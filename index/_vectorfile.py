@@ -102,10 +102,9 @@ class VectorFile:
     def _all_ids(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self._conn.execute("SELECT id FROM units")), dtype=np.int64)
 
-    def _new_faiss(self, ids: np.ndarray) -> faiss.Index:
-        """An empty index of the type that suits ``len(ids)`` vectors, trained on a sample of them."""
+    def _new_faiss(self, factory: str, ids: np.ndarray) -> faiss.Index:
+        """An empty ``factory`` index (trained on a sample of ``ids``' vectors if it needs training)."""
         dim = self.model.dim
-        factory = _vectors.factory_for(len(ids), dim, self.exact_limit)
         if factory == _vectors.FLAT:
             return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         size = min(len(ids), 64 * _vectors.nlist_for(len(ids)))
@@ -180,8 +179,9 @@ class VectorFile:
         """Make ``index`` hold exactly SQLite's units: drop ids it no longer has, add the ones
         missing; a new index of another type when the count has outgrown (or shrunk below) its own."""
         want = self._all_ids()
-        if self._rebuild_as(index, len(want)) is not None:
-            index = self._new_faiss(want)
+        factory = self._rebuild_as(index, len(want))
+        if factory is not None:
+            index = self._new_faiss(factory, want)
         have = _vectors.ids_in(index)
         stale = np.setdiff1d(have, want, assume_unique=True)
         if stale.size:
