@@ -73,6 +73,12 @@ def test_word_piece_vectors_agree_between_torch_and_onnx(exported: Path, real_em
         assert a.shape == b.shape
         assert np.abs(a - b).max(initial=0.0) < 1e-3
         assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    # the query pass names each row's piece, the same in both backends (word recall weighs by it)
+    _, torch_pieces = real_embedder.embed_with_tokens(texts, role="query")
+    _, onnx_pieces = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32").embed_with_tokens(texts, role="query")
+    assert torch_pieces[3].pieces == tuple(p for p in pieces if any(ch.isalnum() for ch in p))
+    assert [p.pieces for p in torch_pieces] == [p.pieces for p in onnx_pieces]
+    assert all(len(p.pieces) == len(p.vectors) for p in onnx_pieces)
 
 
 @pytest.mark.slow

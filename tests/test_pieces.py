@@ -13,11 +13,12 @@ import pytest
 import index as ix
 import tracer
 from tests.conftest import HashEmbedder
+from tracer.model._embed import WordPieces
 from tracer.model._pieces import PieceCache
 from tracer.tracing._judge import rule_for
 
 
-class WordPieces(HashEmbedder):
+class HashedPieces(HashEmbedder):
     """HashEmbedder with word pieces: one hashed unit vector per word; records what it encodes."""
 
     def __init__(self) -> None:
@@ -35,12 +36,14 @@ class WordPieces(HashEmbedder):
             out.append(rows)
         return out
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: str) -> tuple[np.ndarray, list[np.ndarray]]:
-        return self.embed(texts, role=role), self.token_vectors(texts, role=role)
+    def embed_with_tokens(self, texts: Sequence[str], *, role: str) -> tuple[np.ndarray, list[WordPieces]]:
+        pieces = [tuple(re.findall(r"\w+", t.lower())) for t in texts]
+        vectors = self.token_vectors(texts, role=role)
+        return self.embed(texts, role=role), [WordPieces(v, p) for v, p in zip(vectors, pieces, strict=True)]
 
 
 def test_a_passage_is_encoded_once_and_given_back_as_computed() -> None:
-    inner = WordPieces()
+    inner = HashedPieces()
     cache = PieceCache(inner)
     first = cache.token_vectors(["a b", "c d e", "a b"], role="passage")
     again = cache.token_vectors(["f", "c d e", "a b"], role="passage")
@@ -56,7 +59,7 @@ def test_a_passage_is_encoded_once_and_given_back_as_computed() -> None:
 def test_threads_share_one_cache_and_its_bound_holds() -> None:
     import threading
 
-    inner = WordPieces()
+    inner = HashedPieces()
     cache = PieceCache(inner, max_bytes=20 * (64 * 4 * 2 + 3))  # about 20 two-word passages
     texts = [f"w{i} x{i}" for i in range(60)]
     want = dict(zip(texts, inner.token_vectors(texts, role="passage"), strict=True))
@@ -80,7 +83,7 @@ def test_threads_share_one_cache_and_its_bound_holds() -> None:
 
 
 def test_article_sentences_are_not_kept() -> None:
-    inner = WordPieces()
+    inner = HashedPieces()
     cache = PieceCache(inner)
     cache.token_vectors(["a b"], role="query")
     cache.token_vectors(["a b"], role="query")
@@ -88,7 +91,7 @@ def test_article_sentences_are_not_kept() -> None:
 
 
 def test_the_least_recently_used_go_first_within_the_bound() -> None:
-    inner = WordPieces()
+    inner = HashedPieces()
     one_word = 64 * 4 + 1  # a one-word passage: 64 float32 and one character of key
     cache = PieceCache(inner, max_bytes=2 * one_word)
     cache.token_vectors(["a", "b"], role="passage")
@@ -102,7 +105,7 @@ def test_the_least_recently_used_go_first_within_the_bound() -> None:
 
 
 def test_zero_bytes_keeps_nothing() -> None:
-    inner = WordPieces()
+    inner = HashedPieces()
     cache = PieceCache(inner, max_bytes=0)
     cache.token_vectors(["a"], role="passage")
     cache.token_vectors(["a"], role="passage")
@@ -119,7 +122,7 @@ ARTICLE = "North Korean troops arrived in Kursk region on Tuesday.\nThe White Ho
 
 
 def test_a_tracer_compares_an_original_once_across_articles(tmp_path: Path) -> None:
-    embedder = WordPieces()
+    embedder = HashedPieces()
     with ix.writer_for(tmp_path / "index", embedder, "torch") as writer:
         writer.add([ix.document_from_record(r) for r in DOCS])
     rule = rule_for(embedder.info.name)

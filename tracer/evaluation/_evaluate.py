@@ -22,6 +22,7 @@ import numpy as np
 from tracer._errors import InputError
 from tracer._types import SourceDoc, SourceUnit
 from tracer.model._embed import Embedder
+from tracer.tracing._align import ALIGN_TOP
 from tracer.tracing._judge import (
     ARTICLE_FEATURES,
     COHERENCE_FEATURES,
@@ -292,7 +293,14 @@ def run_queries(
 ) -> list[Outcome]:
     spans = {s.doc.url: s.spans for s in sources}
     queries = [q for _, qs in articles for q in qs]
-    per_query = article_candidates([q.text for q in queries], embedder, index, k=search_k, margin_k=margin_k)
+    per_query = article_candidates(
+        [q.text for q in queries],
+        embedder,
+        index,
+        k=search_k,
+        margin_k=margin_k,
+        articles=[len(qs) for _, qs in articles],
+    )
     outcomes = []
     for q, cands in zip(queries, per_query, strict=True):
         gold = None
@@ -468,15 +476,19 @@ def calibrate(
     def weight(o: Outcome) -> float:
         return real_w if o.query.layout == "real" else 1.0
 
-    tops = [o for o in labelled if o.candidates]
-    features_of = [sentence_features(o.candidates[0]) for o in tops]
+    # the sentence stage also ranks a sentence's candidates: fitted on all it compares word by
+    # word (the best by cosine, and the others with a recall), each sentence weighing one in all
+    fitted = [(o, [c for r, c in enumerate(o.candidates[:ALIGN_TOP]) if r == 0 or c.recall is not None])
+              for o in labelled if o.candidates]  # fmt: skip
+    rows = [(o, c, 1.0 / len(cands)) for o, cands in fitted for c in cands]
+    features_of = [sentence_features(c) for _, c, _ in rows]
     # evidence the embedder cannot give (``recall`` without word pieces) is constant: left out
     names = [f for f in names if len({row[f] for row in features_of}) > 1]
     sentence = _logistic(
         [[row[f] for f in names] for row in features_of],
-        [o.covers_gold(o.candidates[0]) for o in tops],
+        [o.covers_gold(c) for o, c, _ in rows],
         names,
-        [weight(o) for o in tops],
+        [weight(o) * share for o, _, share in rows],
     )
     x, y, w = [], [], []
     # an article stage that never wins the max: confidences are the sentence stage's, as the

@@ -61,14 +61,23 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class WordPieces:
+    """An article sentence's word-piece vectors (``token_vectors``) and the pieces themselves,
+    row for row: word recall weighs each piece by how rare it is in the article."""
+
+    vectors: np.ndarray
+    pieces: tuple[str, ...]
+
+
 class TokenEmbedder(Embedder, Protocol):
     """An embedder that also gives each text's contextual word-piece vectors (unit rows, words
     only; ``_align`` compares them); embedders without them are traced on sentence vectors alone."""
 
     def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]: ...
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
-        """``embed`` and ``token_vectors`` from one pass of the encoder."""
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
+        """``embed`` and each text's ``WordPieces`` from one pass of the encoder."""
         ...
 
 
@@ -149,9 +158,9 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
-        return self.embed_with_tokens(texts, role=role)[1]
+        return [p.vectors for p in self.embed_with_tokens(texts, role=role)[1]]
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
         if not texts:
             return np.zeros((0, self._info.dim), dtype=np.float32), []
         prompt = self._info.query_prompt if role == "query" else self._info.passage_prompt
@@ -166,8 +175,10 @@ class SentenceTransformerEmbedder:
                         return_offsets_mapping=True)  # fmt: skip
         tokens = []
         for ids, offsets, o in zip(enc["input_ids"], enc["offset_mapping"], outputs, strict=True):
-            rows = word_rows(tokenizer.convert_ids_to_tokens(ids), offsets, len(prompt))
-            tokens.append(unit_rows(o["token_embeddings"].float().cpu().numpy()[rows]))
+            pieces = tokenizer.convert_ids_to_tokens(ids)
+            rows = word_rows(pieces, offsets, len(prompt))
+            vectors_of = unit_rows(o["token_embeddings"].float().cpu().numpy()[rows])
+            tokens.append(WordPieces(vectors_of, tuple(pieces[r] for r in rows)))
         return np.ascontiguousarray(vectors), tokens
 
 

@@ -35,6 +35,7 @@ from tracer.model._embed import (
     ModelInfo,
     Role,
     SentenceTransformerEmbedder,
+    WordPieces,
     adapter_identity,
     resolve,
     unit_rows,
@@ -232,21 +233,23 @@ class OnnxEmbedder:
         return self._run(texts, role, tokens=False)[0]
 
     def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:
-        return self._run(texts, role, tokens=True)[1]
+        return [p.vectors for p in self._run(texts, role, tokens=True)[1]]
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
         return self._run(texts, role, tokens=True)
 
-    def _run(self, texts: Sequence[str], role: Role, *, tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _run(self, texts: Sequence[str], role: Role, *, tokens: bool) -> tuple[np.ndarray, list[WordPieces]]:
         out = np.zeros((len(texts), self._info.dim), dtype=np.float32)
-        pieces: list[np.ndarray] = [np.zeros((0, self._info.dim), np.float32)] * (len(texts) if tokens else 0)
+        none = WordPieces(np.zeros((0, self._info.dim), np.float32), ())
+        pieces: list[WordPieces] = [none] * (len(texts) if tokens else 0)
         prompt = len(self._info.query_prompt if role == "query" else self._info.passage_prompt)
         for rows, hidden, mask, encodings in self._states(texts, role):
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             for r, i in enumerate(rows if tokens else ()):
-                pieces[i] = unit_rows(hidden[r, word_rows(encodings[i].tokens, encodings[i].offsets, prompt)])
+                words = word_rows(encodings[i].tokens, encodings[i].offsets, prompt)
+                pieces[i] = WordPieces(unit_rows(hidden[r, words]), tuple(encodings[i].tokens[w] for w in words))
         return out, pieces
 
     def _states(self, texts: Sequence[str], role: Role) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list]]:
@@ -290,7 +293,7 @@ class SplitEmbedder:
         with its candidates at full precision, whatever built the index."""
         return self._query.token_vectors(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
         return self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tracer.model._embed import ModelInfo, Role, TokenEmbedder
+from tracer.model._embed import ModelInfo, Role, TokenEmbedder, WordPieces
 
 PIECE_CACHE_MB = 64
 """Default bound: ~1,000 passages of ~40 word pieces at dimension 384 (float32)."""
@@ -48,7 +48,7 @@ class PieceCache:
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
         return self._inner.embed(texts, role=role, show_progress=show_progress)
 
-    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[np.ndarray]]:
+    def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
         return self._inner.embed_with_tokens(texts, role=role)
 
     def token_vectors(self, texts: Sequence[str], *, role: Role) -> list[np.ndarray]:

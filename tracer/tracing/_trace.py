@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from tracer._errors import InputError
@@ -136,16 +136,18 @@ def article_candidates(
     margin_k: int,
     keep: Callable[[SourceUnit], bool] | None = None,
     outlets: OutletTable | None = None,
+    articles: Sequence[int] | None = None,
 ) -> list[list[Candidate]]:
     """Every article sentence's candidates with their evidence: embed (credits left out, word
     pieces from the same pass), search, margins and names, the outlet the sentence credits
     (``outlets``: alias table, None for the shipped one), word recall. ``trace`` and the
-    evaluations all search through this, so they measure what users get."""
+    evaluations all search through this, so they measure what users get. ``texts`` is one
+    article, or several in a row of ``articles`` sentences each."""
     queries = query_texts(texts)
     vectors, pieces = embed_queries(embedder, queries)
     per_sentence = find_candidates(index, vectors, k=k, margin_k=margin_k, keep=keep, texts=texts)
     per_sentence = with_credits(texts, per_sentence, outlets or OutletTable.load())
-    return with_recall(per_sentence, pieces, embedder)
+    return with_recall(per_sentence, pieces, embedder, articles=articles)
 
 
 def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: OutletTable) -> list[list[Candidate]]:
