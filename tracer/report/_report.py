@@ -31,7 +31,8 @@ class Match:
     end: int
     recall: float | None = None
     """Share of the sentence's wording with a counterpart in this passage (0-1, word pieces of
-    the multilingual encoder); None when the passage was not compared word by word."""
+    the multilingual encoder, each weighted by how rare it is among the article's sentences);
+    None when the passage was not compared word by word."""
 
 
 @dataclass(frozen=True)
