@@ -62,9 +62,8 @@ def test_only_the_best_few_candidates_are_compared_each_passage_once() -> None:
 def test_without_word_pieces_candidates_stay_as_they_were(hash_embedder) -> None:
     cands = [[_candidate("plane crashed", 1, 0.9)]]
     assert with_recall(cands, None, Pieces()) == cands
-    assert (
-        with_recall(cands, [WordPieces(E[[0]], ("plane",))], hash_embedder) == cands
-    )  # the embedder cannot compare passages
+    pieces = [WordPieces(E[[0]], ("plane",))]
+    assert with_recall(cands, pieces, hash_embedder) == cands  # the embedder cannot compare passages
 
 
 def test_queries_get_their_word_pieces_from_the_same_pass(hash_embedder) -> None:
