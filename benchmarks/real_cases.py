@@ -22,7 +22,7 @@ from pathlib import Path
 from tracer import DEFAULT_MODEL, ConfigError, load_embedder
 from tracer.evaluation._cases import case_variants, run_cases
 from tracer.evaluation._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols, score
-from tracer.model._onnx import OnnxEmbedder, SplitEmbedder, ensure_export, int8_embedder
+from tracer.model._onnx import SplitEmbedder, int8_embedder
 from tracer.tracing._judge import rule_for
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
-    int8 = OnnxEmbedder(embedder.info, ensure_export(embedder), "int8")
+    int8 = passages.passage  # the index's int8 export, one session for every use below
     if args.queries == "int8":
         embedder, passages = SplitEmbedder(int8, embedder), SplitEmbedder(int8, passages.passage)  # type: ignore[assignment]
     elif args.pieces == "int8":
