@@ -63,8 +63,8 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class WordPieces:
-    """An article sentence's word-piece vectors (``token_vectors``) and the pieces themselves,
-    row for row: word recall weighs each piece by how rare it is in the article."""
+    """A text's word-piece vectors (``token_vectors``) and the pieces themselves, row for row:
+    word recall weighs each of an article sentence's pieces by how rare it is in the article."""
 
     vectors: np.ndarray
     pieces: tuple[str, ...]
