@@ -4,10 +4,12 @@ their ablated variants), beside the NTREX test half per layout. Also prints the 
 rule fitted on everything (what `trace calibrate ... --cases` ships), in-sample for the cases.
 
     python benchmarks/real_cases.py [--ntrex PATH] [--cases DIR] [--runs 3] [--ablate 1,2,3]
-                                    [--queries int8 | --pieces int8]
+                                    [--queries auto|float32|bf16|int8 | --pieces int8]
 
 Real cases are indexed as `trace index add` does (int8 passages), NTREX as `trace calibrate` does
-(torch float32 passages), and every article is traced through the same path as `trace`.
+(torch float32 passages), and every article is traced through the same path as `trace`, in the
+precision `trace` uses on this machine (``--queries auto``: $TRACER_PRECISION, else bf16 through
+OpenVINO where the CPU multiplies in bfloat16, else float32).
 ``--queries int8`` traces with the int8 export instead (article sentences and the compared
 passages' word pieces, ~2x faster to encode): what tracing at the index's precision would give;
 ``--pieces int8`` only the compared passages' word pieces.
@@ -16,13 +18,14 @@ passages' word pieces, ~2x faster to encode): what tracing at the index's precis
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, ConfigError, load_embedder
 from tracer.evaluation._cases import case_variants, run_cases
 from tracer.evaluation._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols, score
-from tracer.model._onnx import SplitEmbedder, int8_embedder
+from tracer.model._onnx import PRECISION_ENV, OnnxEmbedder, SplitEmbedder, ensure_export, int8_embedder, query_precision
 from tracer.tracing._judge import rule_for
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -59,16 +62,18 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ablate", default="1,2,3")
-    parser.add_argument("--queries", choices=("float32", "int8"), default="float32",
-                        help="the precision tracing encodes with (float32: what `trace` does)")  # fmt: skip
+    parser.add_argument("--queries", choices=("auto", "float32", "int8", "bf16"), default="auto",
+                        help="the precision tracing encodes with (auto: what `trace` does on this machine)")  # fmt: skip
     parser.add_argument("--pieces", choices=("float32", "int8"), default="float32",
                         help="the precision of the compared passages' word pieces alone")  # fmt: skip
     args = parser.parse_args()
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
     int8 = passages.passage  # the index's int8 export, one session for every use below
-    if args.queries == "int8":
-        embedder, passages = SplitEmbedder(int8, embedder), SplitEmbedder(int8, passages.passage)  # type: ignore[assignment]
+    queries = query_precision(os.environ.get(PRECISION_ENV)) if args.queries == "auto" else args.queries
+    if queries != "float32":
+        query = int8 if queries == "int8" else OnnxEmbedder(embedder.info, ensure_export(embedder), "bf16")
+        embedder, passages = SplitEmbedder(query, embedder), SplitEmbedder(query, passages.passage)  # type: ignore[assignment]
     elif args.pieces == "int8":
         embedder = PassagePieces(embedder, int8)  # type: ignore[assignment]
     seeds = [int(s) for s in args.ablate.split(",") if s]
@@ -92,7 +97,10 @@ def main() -> None:
         for layout in protocol.layouts:
             print(row(f"  NTREX test, {layout}", score([o for o in test if o.query.layout == layout], rule)))
 
-    print(f"model {embedder.info.name}; 'top1' = traced to an accepted original, 'best' = best candidate right")
+    print(
+        f"model {embedder.info.name}, articles encoded in {queries}; "
+        "'top1' = traced to an accepted original, 'best' = best candidate right"
+    )
     print("\nshipped rule (tracer/calibration.json)")
     try:
         shipped = rule_for(embedder.info.name)

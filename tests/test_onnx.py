@@ -81,6 +81,55 @@ def test_word_piece_vectors_agree_between_torch_and_onnx(exported: Path, real_em
     assert all(len(p.pieces) == len(p.vectors) for p in onnx_pieces)
 
 
+bf16 = pytest.mark.skipif(not _onnx.bf16_available(), reason="needs OpenVINO and a CPU with bfloat16 products")
+
+
+@pytest.mark.slow
+@bf16
+def test_bf16_through_openvino_stays_at_float32s_vectors_and_pieces(exported: Path, real_embedder) -> None:
+    texts = [*SENTENCES, "Shoigu (68) menjabat sejak 2012.", ""]
+    fp32 = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32")
+    half = _onnx.OnnxEmbedder(real_embedder.info, exported, "bf16")
+    a, a_pieces = fp32.embed_with_tokens(texts, role="query")
+    b, b_pieces = half.embed_with_tokens(texts, role="query")
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert (a * b).sum(axis=1)[:-1].min() > 0.999  # the empty text pools nothing: a zero row in both
+    assert not np.array_equal(a[:-1], b[:-1])  # really another computation, not float32 again
+    for x, y in zip(a_pieces, b_pieces, strict=True):
+        assert x.pieces == y.pieces
+        assert ((x.vectors * y.vectors).sum(axis=1) > 0.99).all()
+
+
+@pytest.mark.slow
+@bf16
+def test_bf16_requests_are_not_shared_between_threads(exported: Path, real_embedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = _onnx.OnnxEmbedder(real_embedder.info, exported, "bf16")
+    alone = [half.embed([t], role="query")[0] for t in SENTENCES]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: half.embed([t], role="query")[0], SENTENCES * 3))
+    for i, vector in enumerate(together):
+        assert np.allclose(vector, alone[i % len(SENTENCES)], atol=1e-6)
+
+
+def test_precision_setting_is_checked_and_auto_follows_the_cpu(monkeypatch) -> None:
+    monkeypatch.setattr(_onnx, "bf16_available", lambda: True)
+    assert [_onnx.query_precision(x) for x in (None, "", "auto", " BF16 ", "float32")] == ["bf16", "bf16", "bf16",
+                                                                                          "bf16", "float32"]  # fmt: skip
+    monkeypatch.setattr(_onnx, "bf16_available", lambda: False)
+    assert _onnx.query_precision(None) == "float32"
+    with pytest.raises(_onnx.ConfigError) as no_bf16:
+        _onnx.query_precision("bf16")
+    assert str(no_bf16.value) == (
+        "TRACER_PRECISION=bf16 needs OpenVINO (pip install openvino) and a CPU with bfloat16 products "
+        "(AVX512-BF16 or AMX); use auto or float32"
+    )
+    with pytest.raises(_onnx.ConfigError) as bad:
+        _onnx.query_precision("fp16")
+    assert str(bad.value) == "TRACER_PRECISION='fp16' is not a precision; use auto, float32 or bf16"
+
+
 @pytest.mark.slow
 def test_an_incomplete_or_stale_export_is_not_used(exported: Path, tmp_path: Path) -> None:
     import shutil

@@ -6,6 +6,7 @@ This module sits above both halves (it opens an ``index`` store); nothing below 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import shutil
 import threading
@@ -89,11 +90,15 @@ def _describe(info: ModelInfo) -> str:
     return f"model {info.name!r} (dim {info.dim}{adapter})"
 
 
-def _fast_embedder(recorded: ModelInfo) -> Embedder | None:
-    """The model's float32 ONNX export, if there is one: no torch import, a few seconds less."""
-    from tracer.model._onnx import exported_embedder
+def _fast_embedder(recorded: ModelInfo, precision: str | None) -> Embedder | None:
+    """The model's ONNX export, if there is one (no torch import, a few seconds less), in
+    ``precision`` (default: ``$TRACER_PRECISION``, else bf16 where this CPU runs it natively)."""
+    from tracer.model._onnx import PRECISION_ENV, exported_embedder, query_precision
 
-    return exported_embedder(recorded.name, (recorded.query_prompt, recorded.passage_prompt))
+    prompts = (recorded.query_prompt, recorded.passage_prompt)
+    chosen = query_precision(precision if precision is not None else os.environ.get(PRECISION_ENV))
+    found = exported_embedder(recorded.name, prompts, chosen)
+    return found if found is not None or chosen == "float32" else exported_embedder(recorded.name, prompts)
 
 
 def _export_for_next_time(embedder: Embedder, notify: Notify) -> None:
@@ -119,7 +124,8 @@ def _seed_example(path: Path, reason: str, embedder: Embedder | None, notify: No
     return embedder
 
 
-def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: Notify) -> tuple[ModelInfo, Embedder]:
+def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: Notify,
+                        precision: str | None = None) -> tuple[ModelInfo, Embedder]:  # fmt: skip
     """The model recorded in the index at ``path`` (the example on a first run) and an embedder
     that reproduces it; the implicit example index is rebuilt when the model has changed."""
     import index as ix
@@ -135,7 +141,7 @@ def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: N
             f"drop --model or use an index built with {model!r}"
         )
     if embedder is None:
-        embedder = _fast_embedder(recorded)
+        embedder = _fast_embedder(recorded, precision)
     if embedder is None or not embedder.info.compatible_with(recorded):
         embedder = _embed.load_embedder(recorded.name, progress=notify,
                                  prompts=(recorded.query_prompt, recorded.passage_prompt))  # fmt: skip
@@ -193,14 +199,17 @@ class Tracer:
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, *, model: str | None = None, threshold: float | None = None,
-             notify: Notify = log_notice, piece_cache_mb: int = PIECE_CACHE_MB) -> Tracer:  # fmt: skip
+             notify: Notify = log_notice, piece_cache_mb: int = PIECE_CACHE_MB,
+             precision: str | None = None) -> Tracer:  # fmt: skip
         """Open the index at ``index_dir`` (default: ``$TRACER_INDEX``, else the user data
         directory, seeded with the bundled example on a first run) with the model it was built
         with. ``model`` only checks that it is that one; ``threshold`` overrides the calibrated one;
         ``notify`` receives progress notices (model conversion, first-run seeding);
-        ``piece_cache_mb`` bounds the candidates' word pieces kept between articles (0: none)."""
+        ``piece_cache_mb`` bounds the candidates' word pieces kept between articles (0: none);
+        ``precision`` is what articles are encoded with (``auto``, ``float32`` or ``bf16``; default
+        ``$TRACER_PRECISION``, else ``auto``: bf16 where OpenVINO runs it natively on this CPU)."""
         path, implicit = resolve_index(Path(index_dir) if index_dir is not None else None)
-        recorded, embedder = _embedder_for_index(path, implicit, model, notify)
+        recorded, embedder = _embedder_for_index(path, implicit, model, notify, precision)
         rule = rule_for(recorded.name).with_threshold(threshold)
         return cls(path, embedder, rule, piece_cache_mb=piece_cache_mb)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ def _passages(query: Embedder, backend: str, notify: Notify) -> tuple[Embedder, 
     return passage_embedder(query, backend, notify)  # type: ignore[arg-type]
 
 
+def _as_traced(embedder: Embedder, base: Embedder, notify: Notify) -> Embedder:
+    """Articles encoded as `trace` encodes them on this machine ($TRACER_PRECISION, else bf16 where native)."""
+    from tracer.model._onnx import PRECISION_ENV, as_traced, query_precision
+
+    precision = query_precision(os.environ.get(PRECISION_ENV))
+    if not isinstance(base, _embed.SentenceTransformerEmbedder):
+        return embedder
+    traced = as_traced(embedder, base, precision, notify)
+    if traced is not embedder:
+        log.info("articles encoded in %s (OpenVINO), as `trace` does on this machine", precision)
+    return traced
+
+
 def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: int, langs: str, backend: str = "torch",
                       layouts: tuple[str, ...] = ("runs",), notify: Notify = log_notice) -> tuple[list[Any], str, str]:  # fmt: skip
     """Outcomes of the protocol runs, the model's name and the backend that embedded the sources."""
@@ -46,7 +60,9 @@ def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: in
     if bad or not wanted:
         raise InputError(f"--langs must list some of en, ru, uk, got {langs!r}")
     docs = read_parallel_tsv(data)
-    embedder, backend = _passages(_embed.load_embedder(model, progress=notify), backend, notify)
+    base = _embed.load_embedder(model, progress=notify)
+    embedder, backend = _passages(base, backend, notify)
+    embedder = _as_traced(embedder, base, notify)
     with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
         notify(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
                f"{runs} run(s) from seed {seed}, layout{'s' if len(layouts) > 1 else ''} {', '.join(layouts)}")  # fmt: skip
@@ -64,8 +80,9 @@ def case_outcomes(
     from tracer.evaluation._evaluate import Protocol
 
     variants = case_variants(paths, seeds)
-    query = _embed.load_embedder(model, progress=notify)
-    passages, _ = _passages(query, "auto", notify)
+    base = _embed.load_embedder(model, progress=notify)
+    passages, _ = _passages(base, "auto", notify)
+    query = _as_traced(base, base, notify)
     cases = len(variants) // (1 + len(seeds))
     notify(f"indexing and tracing {cases} real case(s) and {len(variants) - cases} ablated variant(s)")
     with tempfile.TemporaryDirectory(prefix="tracer-cases-") as tmp:

@@ -7,6 +7,9 @@ and normalization in numpy. One export per model identity, cached, serves two jo
 - ``int8``: MatMul weights quantized per output channel (dynamic quantization), the backend
   for embedding many source sentences when building the index (3.56x torch float32 at -0.4
   points of top-1, ``benchmarks/embed_backends.py``).
+- ``bf16``: the float32 graph run by OpenVINO with bfloat16 matrix products, on CPUs that have
+  them (AVX512-BF16, AMX): what ``trace`` encodes articles with where it can, ~1.5x ONNX Runtime
+  float32 at cosine 0.9999 to it (``benchmarks/embed_backends.py``).
 
 sentence-transformers' own ONNX backend goes through ``optimum``, which on this package set
 would pull an older transformers (see the README); exporting directly avoids that.
@@ -19,19 +22,21 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from tracer._errors import ModelError
+from tracer._errors import ConfigError, ModelError
 from tracer._files import sha256_file
 from tracer._paths import cache_dir
 from tracer.model._embed import (
+    Embedder,
     ModelInfo,
     Role,
     SentenceTransformerEmbedder,
@@ -49,7 +54,9 @@ EXPORT_VERSION = 4
 """4: the marker records each file's SHA-256, size and time, checked before use."""
 FILES = {"float32": "model.onnx", "int8": "model-int8.onnx"}
 CHECKED = (*FILES.values(), "tokenizer.json")
-Precision = Literal["float32", "int8"]
+Precision = Literal["float32", "int8", "bf16"]
+GRAPH: dict[str, str] = {**FILES, "bf16": FILES["float32"]}
+"""The exported graph each precision runs (bf16 is the float32 graph, run in bfloat16)."""
 
 
 def export_key(name: str, source: str, adapter: str | None) -> str:
@@ -203,23 +210,91 @@ def token_batches(lengths: np.ndarray, tokens: int = TOKENS_PER_BATCH) -> Iterat
             start = end
 
 
+def bf16_available() -> bool:
+    """Whether OpenVINO is installed and this CPU multiplies in bfloat16 natively (elsewhere the
+    hint would be emulated or ignored: no faster than float32)."""
+    try:
+        import openvino as ov
+
+        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # not installed, or a build without the CPU plugin
+        return False
+
+
+PRECISION_ENV = "TRACER_PRECISION"
+"""auto (the default), float32 or bf16: what articles are encoded with."""
+
+
+def query_precision(setting: str | None) -> Precision:
+    """What ``trace`` encodes articles with: ``auto`` takes bf16 where :func:`bf16_available`,
+    else float32 (ONNX Runtime, the same numbers as torch)."""
+    chosen = (setting or "auto").strip().lower()
+    if chosen not in ("auto", "float32", "bf16"):
+        raise ConfigError(f"{PRECISION_ENV}={setting!r} is not a precision; use auto, float32 or bf16")
+    if chosen == "float32":
+        return "float32"
+    if bf16_available():
+        return "bf16"
+    if chosen == "bf16":
+        raise ConfigError(f"{PRECISION_ENV}=bf16 needs OpenVINO (pip install openvino) and a CPU with bfloat16 "
+                          "products (AVX512-BF16 or AMX); use auto or float32")  # fmt: skip
+    return "float32"
+
+
+class _OrtRunner:
+    """Last hidden states through ONNX Runtime; its sessions are safe to share between threads."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        # no busy-waiting between runs: the faiss search and Python work that follow get both cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]  # type: ignore[no-any-return]
+
+
+class _OpenVinoRunner:
+    """Last hidden states through OpenVINO in bfloat16. A compiled model is shared; its infer
+    requests are not, so each call borrows one from a pool (one per concurrent caller)."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import openvino as ov
+
+        # no CACHE_DIR: a compiled blob (~450 MB) would load in 0.15 s instead of compiling in
+        # ~1.2 s, but carries no checksum, and a damaged one loads silently with wrong weights
+        config = {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        self._compiled = ov.Core().compile_model(str(path), "CPU", config)
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self._compiled.create_infer_request()
+        try:
+            # the output lives in the request's own buffer, which its next caller overwrites
+            return np.array(request.infer({"input_ids": ids, "attention_mask": mask})[0], dtype=np.float32)
+        finally:
+            self._idle.put(request)
+
+
 class OnnxEmbedder:
     """Sentences through one exported graph of a model, pooled and normalized like the original."""
 
     def __init__(self, info: ModelInfo, directory: Path, precision: Precision = "float32",
                  tokens_per_batch: int = TOKENS_PER_BATCH, threads: int | None = None) -> None:  # fmt: skip
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self._info = info
+        self.precision = precision
         self._tokens_per_batch = tokens_per_batch
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.log_severity_level = 3
-        # no busy-waiting between runs: the faiss search and Python work that follow get both cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(directory / FILES[precision]), options,
-                                             providers=["CPUExecutionProvider"])  # fmt: skip
+        runner = _OpenVinoRunner if precision == "bf16" else _OrtRunner
+        self._run_graph = runner(directory / GRAPH[precision], threads or os.cpu_count() or 1)
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(info.max_seq_length)
         self._tokenizer.no_padding()  # padded per batch below
@@ -265,8 +340,7 @@ class OnnxEmbedder:
             for r, i in enumerate(rows):
                 ids[r, : lengths[i]] = encodings[i].ids
                 mask[r, : lengths[i]] = 1
-            (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            yield rows, hidden, mask, encodings
+            yield rows, self._run_graph(ids, mask), mask, encodings
 
 
 class SplitEmbedder:
@@ -295,6 +369,16 @@ class SplitEmbedder:
 
     def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
         return self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined, no-any-return]
+
+
+def as_traced(embedder: Embedder, base: SentenceTransformerEmbedder, precision: Precision,
+              progress: Callable[[str], None] | None = None) -> Embedder:  # fmt: skip
+    """``embedder`` with articles encoded as ``trace`` encodes them in ``precision`` (bf16: the
+    export of ``base`` through OpenVINO; float32: as it is, the same numbers), passages as before.
+    Evaluations trace through this, so their figures are what ``trace`` on this machine gives."""
+    if precision != "bf16" or exportable(base.model) is not None:
+        return embedder
+    return SplitEmbedder(OnnxEmbedder(base.info, ensure_export(base, progress), "bf16"), embedder)  # type: ignore[return-value]
 
 
 def available() -> bool:
