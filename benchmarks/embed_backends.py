@@ -1,6 +1,7 @@
-"""Embedding backends for index building, side by side in one run: throughput of the default
-model in torch float32 and as int8 ONNX, agreement of their vectors, and what int8 passages
-(articles still traced in float32) do to tracing quality on the NTREX protocol test half.
+"""Embedding backends, side by side in one run: throughput of the default model in torch
+float32, as float32 and int8 ONNX, and in bf16 through OpenVINO (where the CPU has it),
+agreement of their vectors, and what int8 passages (articles still traced in float32) do to
+tracing quality on the NTREX protocol test half.
 
     python benchmarks/embed_backends.py [--sentences 600] [--rounds 3] [--runs 3] [--budgets 128,2048]
 """
@@ -31,7 +32,7 @@ def main() -> None:
 
     from tracer import load_embedder
     from tracer.evaluation._evaluate import read_parallel_tsv, run_protocols, score_by_lang
-    from tracer.model._onnx import OnnxEmbedder, SplitEmbedder, ensure_export
+    from tracer.model._onnx import OnnxEmbedder, SplitEmbedder, bf16_available, ensure_export
     from tracer.tracing._judge import rule_for
 
     docs = read_parallel_tsv(NTREX)
@@ -44,6 +45,8 @@ def main() -> None:
     split = SplitEmbedder(base, int8)  # articles in torch float32, sources in int8, as int8_embedder() gives
 
     backends = {"torch float32": base, "ONNX float32": OnnxEmbedder(base.info, directory, "float32"), "ONNX int8": int8}
+    if bf16_available():
+        backends["OpenVINO bf16"] = OnnxEmbedder(base.info, directory, "bf16")
     for tokens in filter(None, args.budgets.split(",")):
         backends[f"int8, {tokens} tok"] = OnnxEmbedder(base.info, directory, "int8", int(tokens))
     rates: dict[str, list[float]] = {name: [] for name in backends}
@@ -56,13 +59,15 @@ def main() -> None:
             vectors[name] = emb.embed(texts, role="passage")
             rates[name].append(len(texts) / (time.perf_counter() - t))
     rows = [(name, float(np.median(r))) for name, r in rates.items()]
-    cos = (vectors["torch float32"] * vectors["ONNX int8"]).sum(axis=1)
+    cosines = {name: (vectors["torch float32"] * vectors[name]).sum(axis=1) for name in ("ONNX int8", "OpenVINO bf16")
+               if name in vectors}  # fmt: skip
     print(f"{len(texts)} NTREX sentences (en/ru/uk), batches of 32 sentences (torch) and of 512 padded tokens (ONNX), {os.cpu_count()} cores, median of {args.rounds} interleaved rounds; "
           f"int8 ONNX model ready in {prepare:.1f} s (exported on first use, then cached)")  # fmt: skip
     for name, rate in rows:
         spread = "/".join(f"{r:.0f}" for r in rates[name])
         print(f"  {name:<16} {rate:6.1f} sentences/s  {rate / rows[0][1]:.2f}x  (rounds: {spread})")
-    print(f"  cosine int8 vs float32: mean {cos.mean():.4f}, min {cos.min():.4f}")
+    for name, cos in cosines.items():
+        print(f"  cosine {name} vs torch float32: mean {cos.mean():.5f}, min {cos.min():.5f}")
     if not args.runs:
         return
     rule = rule_for(base.info.name)

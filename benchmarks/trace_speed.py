@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     import index as ix
     from tracer import load_embedder
-    from tracer.model._onnx import exported_embedder
+    from tracer.model._onnx import PRECISION_ENV, exported_embedder, query_precision
     from tracer.model._pieces import PieceCache
     from tracer.tracing._judge import rule_for
     from tracer.tracing._trace import trace_text
@@ -45,12 +45,18 @@ def main() -> None:
         cold.append(time.perf_counter() - t)
 
     text = (example / "artikel.txt").read_text(encoding="utf-8")
-    # the ONNX float32 export is what `trace` embeds articles with once it exists (the cold runs made it)
-    onnx = exported_embedder(embedder.info.name, (embedder.info.query_prompt, embedder.info.passage_prompt))
-    runs = {"torch": embedder, "onnx": onnx,
-            # what `trace serve` does: the warm-up article leaves its originals' word pieces kept
-            "onnx, originals' pieces kept": onnx and PieceCache(onnx),
-            "onnx, word recall skipped": onnx and SentencesOnly(onnx)}  # fmt: skip
+    # once the cold runs made the export, `trace` embeds articles with it: in float32 through ONNX
+    # Runtime, or in bf16 through OpenVINO where the CPU multiplies in it ($TRACER_PRECISION)
+    prompts = (embedder.info.query_prompt, embedder.info.passage_prompt)
+    fp32 = exported_embedder(embedder.info.name, prompts)
+    precision = query_precision(os.environ.get(PRECISION_ENV))
+    traced = fp32 if precision == "float32" else exported_embedder(embedder.info.name, prompts, precision)
+    runs = {"torch": embedder, "onnx float32": fp32}
+    if precision != "float32":
+        runs[f"openvino {precision}"] = traced
+    # what `trace serve` does: the warm-up article leaves its originals' word pieces kept
+    runs[f"{precision}, originals' pieces kept"] = traced and PieceCache(traced)
+    runs[f"{precision}, word recall skipped"] = traced and SentencesOnly(traced)
     warm: dict[str, list[float]] = {backend: [] for backend in runs}
     with ix.IndexStore.open(tmp / "index") as store:
         rule = rule_for(embedder.info.name)

@@ -207,3 +207,26 @@ def test_token_batches_bound_padded_size_and_cover_every_sentence() -> None:
     for rows in batches:
         assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 64
     assert [lengths[b].tolist() for b in batches] == [[5, 7, 12, 12], [30], [64], [200], [600]]
+
+
+def test_tracing_falls_back_to_float32_when_openvino_cannot_load(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from tracer import _api
+
+    asked: list[str] = []
+
+    def exported(name: str, prompts: tuple[str, str], precision: str = "float32") -> str | None:
+        asked.append(precision)
+        return None if precision == "bf16" else f"{name} in {precision}"
+
+    monkeypatch.setattr(_onnx, "exported_embedder", exported)
+    monkeypatch.setattr(_onnx, "bf16_available", lambda: True)
+    monkeypatch.delenv("TRACER_PRECISION", raising=False)
+    recorded = SimpleNamespace(name="m", query_prompt="query: ", passage_prompt="query: ")
+    assert _api._fast_embedder(recorded, None) == "m in float32"  # type: ignore[arg-type]
+    assert asked == ["bf16", "float32"]
+    asked.clear()
+    monkeypatch.setenv("TRACER_PRECISION", "float32")
+    assert _api._fast_embedder(recorded, None) == "m in float32"  # type: ignore[arg-type]
+    assert asked == ["float32"]

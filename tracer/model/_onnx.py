@@ -470,9 +470,15 @@ def exported_embedder(
     info = read_export(directory)
     if info is None or (prompts is not None and (info.query_prompt, info.passage_prompt) != prompts):
         return None
-    log.info("embedding with the ONNX %s export of %s in %s (torch not loaded)", precision, info.name, directory)
     try:
-        return OnnxEmbedder(info, directory, precision)
-    except Exception as exc:  # onnxruntime and tokenizers raise their own kinds for unreadable files
-        log.warning("the ONNX export in %s cannot be loaded (%s); making it again", directory, str(exc)[:200])
+        embedder = OnnxEmbedder(info, directory, precision)
+    except Exception as exc:  # onnxruntime, OpenVINO and tokenizers raise their own kinds for unreadable files
+        if precision == "bf16":  # the caller falls back to float32 through ONNX Runtime
+            log.warning("OpenVINO cannot load the ONNX export in %s (%s)", directory, str(exc)[:200])
+        else:
+            log.warning("the ONNX export in %s cannot be loaded (%s); making it again", directory, str(exc)[:200])
         return None
+    runtime = "OpenVINO" if precision == "bf16" else "ONNX Runtime"
+    log.info("embedding with the ONNX export of %s in %s through %s (%s; torch not loaded)", info.name, precision,
+             runtime, directory)  # fmt: skip
+    return embedder
