@@ -906,8 +906,12 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
         fatal.append(exc)
         server.should_exit = True
 
-    app = create_app(lambda: Tracer.open(index_dir, threshold=threshold, notify=_say, piece_cache_mb=cache_mb),
-                     settings, on_fatal=stop)  # fmt: skip
+    def load() -> Tracer:
+        tracing = Tracer.open(index_dir, threshold=threshold, notify=_say, piece_cache_mb=cache_mb)
+        tracing.warm_up()  # ready means the first editor's article costs what the next ones do
+        return tracing
+
+    app = create_app(load, settings, on_fatal=stop)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            server_header=False, lifespan="on"))  # fmt: skip
     _say(f"serving on http://{host}:{port}/ (index {path}); loading the model")

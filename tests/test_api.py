@@ -120,3 +120,17 @@ def test_the_public_embedder_takes_turns_with_tracing(built: tuple[Path, HashEmb
         vectors = t.embedder.embed(["North Korean troops"], role="query")
         assert vectors.shape == (1, embedder.info.dim) and t.embedder.info == embedder.info
     assert seen == [True]  # the call ran under the lock every encoder run and search takes
+
+
+def test_warm_up_pays_the_first_articles_costs_without_changing_the_index(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+    with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
+        generation, stats = t.generation, t.stats()
+        embedder.calls.clear()  # building the index embedded its passages
+        assert t._detector is None
+        t.warm_up()
+        assert t._detector is not None  # loaded now, not on the first request
+        assert embedder.calls[0] == ("query", 16)  # the bundled example's 16 sentences went through the encoder
+        assert (t.generation, t.stats()) == (generation, stats)
+        report = t.trace(ARTICLE)
+    assert [s.status for s in report.sentences] == ["traced", "no_source"]
