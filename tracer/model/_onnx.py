@@ -1,5 +1,6 @@
-"""The loaded model's transformer exported to ONNX (ONNX Runtime on CPU), with mean pooling
-and normalization in numpy. One export per model identity, cached, serves two jobs:
+"""The loaded model's transformer exported to ONNX (run by ONNX Runtime, or by OpenVINO for
+bf16, on CPU), with mean pooling and normalization in numpy. One export per model identity,
+cached, serves three precisions:
 
 - ``float32``: the same numbers as torch (cosine 1.0000), so ``trace`` embeds an article's
   sentences without importing torch, sentence-transformers or peft: that import and the model
@@ -8,8 +9,8 @@ and normalization in numpy. One export per model identity, cached, serves two jo
   for embedding many source sentences when building the index (3.56x torch float32 at -0.4
   points of top-1, ``benchmarks/embed_backends.py``).
 - ``bf16``: the float32 graph run by OpenVINO with bfloat16 matrix products, on CPUs that have
-  them (AVX512-BF16, AMX): what ``trace`` encodes articles with where it can, ~1.5x ONNX Runtime
-  float32 at cosine 0.9999 to it (``benchmarks/embed_backends.py``).
+  them (AVX512-BF16, AMX): what ``trace`` encodes articles with where it can, 1.79x ONNX Runtime
+  float32 at cosine 0.99995 or more to it (``benchmarks/embed_backends.py``).
 
 sentence-transformers' own ONNX backend goes through ``optimum``, which on this package set
 would pull an older transformers (see the README); exporting directly avoids that.
@@ -291,7 +292,6 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         self._info = info
-        self.precision = precision
         self._tokens_per_batch = tokens_per_batch
         runner = _OpenVinoRunner if precision == "bf16" else _OrtRunner
         self._run_graph = runner(directory / GRAPH[precision], threads or os.cpu_count() or 1)
