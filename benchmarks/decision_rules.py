@@ -9,7 +9,6 @@ ablated variants and the NTREX test half:
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 from tracer import DEFAULT_MODEL, load_embedder
 from tracer.evaluation._cases import case_variants, run_cases
 from tracer.evaluation._evaluate import Outcome, Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
-from tracer.model._onnx import PRECISION_ENV, as_traced, int8_embedder, query_precision
+from tracer.model._onnx import as_traced, int8_embedder, query_precision
 from tracer.tracing import _align
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -44,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     base = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(base, lambda message: None)
-    embedder = as_traced(base, base, query_precision(os.environ.get(PRECISION_ENV)))  # as `trace` encodes here
+    embedder = as_traced(base, base, query_precision())  # as `trace` encodes here
     _align.ALIGN_TOP, _align.ALIGN_WITHIN = WIDEST
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(layouts=("runs", "mixed"))

@@ -18,14 +18,13 @@ passages' word pieces, ~2x faster to encode): what tracing at the index's precis
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
 from tracer import DEFAULT_MODEL, ConfigError, load_embedder
 from tracer.evaluation._cases import case_variants, run_cases
 from tracer.evaluation._evaluate import Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols, score
-from tracer.model._onnx import PRECISION_ENV, OnnxEmbedder, SplitEmbedder, ensure_export, int8_embedder, query_precision
+from tracer.model._onnx import OnnxEmbedder, SplitEmbedder, ensure_export, int8_embedder, query_precision
 from tracer.tracing._judge import rule_for
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -70,7 +69,7 @@ def main() -> None:
     embedder = load_embedder(DEFAULT_MODEL)
     passages = int8_embedder(embedder, lambda message: None)
     int8 = passages.passage  # the index's int8 export, one session for every use below
-    queries = query_precision(os.environ.get(PRECISION_ENV)) if args.queries == "auto" else args.queries
+    queries = query_precision() if args.queries == "auto" else args.queries
     if queries != "float32":
         query = int8 if queries == "int8" else OnnxEmbedder(embedder.info, ensure_export(embedder), "bf16")
         embedder, passages = SplitEmbedder(query, embedder), SplitEmbedder(query, passages.passage)  # type: ignore[assignment]

@@ -14,7 +14,6 @@ part of it that went to an unrelated document.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from dataclasses import replace
@@ -45,7 +44,7 @@ def main() -> None:
 
     from tracer import DEFAULT_MODEL, load_embedder
     from tracer.evaluation._evaluate import Protocol, read_parallel_tsv, run_protocols
-    from tracer.model._onnx import PRECISION_ENV, as_traced, query_precision
+    from tracer.model._onnx import as_traced, query_precision
     from tracer.tracing._judge import rule_for
 
     docs = read_parallel_tsv(args.data)
@@ -53,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         protocol = Protocol(seed=args.seed, layouts=("runs", "mixed"))
         base = load_embedder(DEFAULT_MODEL)  # articles encoded as `trace` encodes them on this machine
-        embedder = as_traced(base, base, query_precision(os.environ.get(PRECISION_ENV)))
+        embedder = as_traced(base, base, query_precision())
         outcomes = run_protocols(docs, embedder, Path(tmp), protocol, args.runs)
     rule = rule_for(DEFAULT_MODEL)
     for layout in protocol.layouts:

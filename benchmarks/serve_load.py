@@ -191,9 +191,9 @@ def main() -> None:
         print(f"grew a copy of the example index to {args.units:,} units in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)  # fmt: skip
         indexes.append((f"~{args.units // 1000}k units", grown))
-    from tracer.model._onnx import PRECISION_ENV, query_precision
+    from tracer.model._onnx import query_precision
 
-    precision = query_precision(env.get(PRECISION_ENV))
+    precision = query_precision()  # the server inherits $TRACER_PRECISION
     print(
         f"machine: {os.cpu_count()} CPU cores; {args.seconds:g} s per run; article: 16 sentences; "
         f"word-piece cache {args.cache_mb} MB; articles encoded in {precision}"

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     import index as ix
     from tracer import load_embedder
-    from tracer.model._onnx import PRECISION_ENV, exported_embedder, query_precision
+    from tracer.model._onnx import exported_embedder, query_precision
     from tracer.model._pieces import PieceCache
     from tracer.tracing._judge import rule_for
     from tracer.tracing._trace import trace_text
@@ -49,7 +49,7 @@ def main() -> None:
     # Runtime, or in bf16 through OpenVINO where the CPU multiplies in it ($TRACER_PRECISION)
     prompts = (embedder.info.query_prompt, embedder.info.passage_prompt)
     fp32 = exported_embedder(embedder.info.name, prompts)
-    precision = query_precision(os.environ.get(PRECISION_ENV))
+    precision = query_precision()
     traced = fp32 if precision == "float32" else exported_embedder(embedder.info.name, prompts, precision)
     runs = {"torch": embedder, "onnx float32": fp32}
     if precision != "float32":

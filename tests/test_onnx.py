@@ -114,6 +114,7 @@ def test_bf16_requests_are_not_shared_between_threads(exported: Path, real_embed
 
 
 def test_precision_setting_is_checked_and_auto_follows_the_cpu(monkeypatch) -> None:
+    monkeypatch.delenv("TRACER_PRECISION", raising=False)
     monkeypatch.setattr(_onnx, "bf16_available", lambda: True)
     assert [_onnx.query_precision(x) for x in (None, "", "auto", " BF16 ", "float32")] == ["bf16", "bf16", "bf16",
                                                                                           "bf16", "float32"]  # fmt: skip
@@ -128,6 +129,12 @@ def test_precision_setting_is_checked_and_auto_follows_the_cpu(monkeypatch) -> N
     with pytest.raises(_onnx.ConfigError) as bad:
         _onnx.query_precision("fp16")
     assert str(bad.value) == "TRACER_PRECISION='fp16' is not a precision; use auto, float32 or bf16"
+    # no setting given: the environment's, read in this one place
+    monkeypatch.setenv("TRACER_PRECISION", "float32")
+    assert _onnx.query_precision() == "float32"
+    monkeypatch.setenv("TRACER_PRECISION", "half")
+    with pytest.raises(_onnx.ConfigError, match=r"^TRACER_PRECISION='half' is not a precision"):
+        _onnx.query_precision()
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ This module sits above both halves (it opens an ``index`` store); nothing below 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -93,10 +92,10 @@ def _describe(info: ModelInfo) -> str:
 def _fast_embedder(recorded: ModelInfo, precision: str | None) -> Embedder | None:
     """The model's ONNX export, if there is one (no torch import, a few seconds less), in
     ``precision`` (default: ``$TRACER_PRECISION``, else bf16 where this CPU runs it natively)."""
-    from tracer.model._onnx import PRECISION_ENV, exported_embedder, query_precision
+    from tracer.model._onnx import exported_embedder, query_precision
 
     prompts = (recorded.query_prompt, recorded.passage_prompt)
-    chosen = query_precision(precision if precision is not None else os.environ.get(PRECISION_ENV))
+    chosen = query_precision(precision)
     found = exported_embedder(recorded.name, prompts, chosen)
     return found if found is not None or chosen == "float32" else exported_embedder(recorded.name, prompts)
 

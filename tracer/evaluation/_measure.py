@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,9 @@ def _passages(query: Embedder, backend: str, notify: Notify) -> tuple[Embedder, 
 
 def _as_traced(embedder: Embedder, base: Embedder, notify: Notify) -> Embedder:
     """Articles encoded as `trace` encodes them on this machine ($TRACER_PRECISION, else bf16 where native)."""
-    from tracer.model._onnx import PRECISION_ENV, as_traced, query_precision
+    from tracer.model._onnx import as_traced, query_precision
 
-    precision = query_precision(os.environ.get(PRECISION_ENV))
+    precision = query_precision()
     if not isinstance(base, _embed.SentenceTransformerEmbedder):
         return embedder
     traced = as_traced(embedder, base, precision, notify)

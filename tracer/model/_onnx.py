@@ -226,9 +226,11 @@ PRECISION_ENV = "TRACER_PRECISION"
 """auto (the default), float32 or bf16: what articles are encoded with."""
 
 
-def query_precision(setting: str | None) -> Precision:
-    """What ``trace`` encodes articles with: ``auto`` takes bf16 where :func:`bf16_available`,
-    else float32 (ONNX Runtime, the same numbers as torch)."""
+def query_precision(setting: str | None = None) -> Precision:
+    """What ``trace`` encodes articles with (``setting``; None: ``$TRACER_PRECISION``): ``auto``
+    takes bf16 where :func:`bf16_available`, else float32 (ONNX Runtime, the same numbers as torch)."""
+    if setting is None:
+        setting = os.environ.get(PRECISION_ENV)
     chosen = (setting or "auto").strip().lower()
     if chosen not in ("auto", "float32", "bf16"):
         raise ConfigError(f"{PRECISION_ENV}={setting!r} is not a precision; use auto, float32 or bf16")
