@@ -936,7 +936,8 @@ def model_group() -> None:
     "--pairs",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help="TSV of translation<TAB>original pairs (repeatable), e.g. from your own outlets.",
+    help="TSV of translation<TAB>original[<TAB>hard negative] (repeatable), e.g. from your own outlets; "
+    "a hard negative is a sentence of the same story that says something else.",
 )
 @click.option("--base", default="multilingual-e5-small-base", show_default=True, help="Model to adapt.")
 @click.option("--epochs", type=click.IntRange(1), default=1, show_default=True)
@@ -965,9 +966,9 @@ def model_tune(tatoeba: Path | None, pairs: tuple[Path, ...], base: str, epochs:
 
     from tracer.evaluation._evaluate import tatoeba_pairs
     from tracer.model._embed import load_sentence_transformer, prompts_for, resolve
-    from tracer.model._tune import TuneSettings, read_pairs, train_adapter
+    from tracer.model._tune import Pair, TuneSettings, read_pairs, train_adapter
 
-    data = tatoeba_pairs(tatoeba) if tatoeba else []
+    data = [Pair(x, y) for x, y in tatoeba_pairs(tatoeba)] if tatoeba else []
     for path in pairs:
         data += read_pairs(path)
     if not data:

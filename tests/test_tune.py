@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cli import main
 from tests.conftest import EXAMPLE
 from tracer import InputError
-from tracer.model._tune import read_pairs
+from tracer.model._tune import Pair, read_pairs
 
 PAIRS = [
     ("Pasukan Korea Utara tiba di Kursk.", "North Korean troops arrived in Kursk."),
@@ -29,12 +29,22 @@ def private_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(_onnx, "cache_dir", lambda: tmp_path / "cache")
 
 
-def test_read_pairs_names_the_bad_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", ["only one column", "a\tb\tc\td", "a\t\tc", "a\t "])
+def test_read_pairs_names_the_bad_line(tmp_path: Path, bad: str) -> None:
     path = tmp_path / "pairs.tsv"
-    path.write_text("satu\tone\nonly one column\n", encoding="utf-8")
+    path.write_text(f"satu\tone\n{bad}\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
         read_pairs(path)
-    assert str(err.value) == f"{path}: line 2: expected two tab-separated columns (translation, original)"
+    assert str(err.value) == (
+        f"{path}: line 2: expected two or three tab-separated columns "
+        "(translation, original, optionally a hard negative)"
+    )
+
+
+def test_read_pairs_takes_an_optional_hard_negative(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("satu\tone\n\n dua \ttwo\tthree\n", encoding="utf-8")
+    assert read_pairs(path) == [Pair("satu", "one"), Pair("dua", "two", "three")]
 
 
 def test_tune_needs_data(tmp_path: Path) -> None:
@@ -69,3 +79,24 @@ def test_tuned_adapter_is_used_and_recorded(tmp_path: Path) -> None:
     again = runner.invoke(main, ["model", "tune", "--pairs", str(pairs), "-o", str(adapter)])
     assert again.exit_code == 2
     assert again.stderr == f"Error: {adapter} already exists; choose a new --output directory\n"
+
+
+@pytest.mark.slow
+def test_hard_negatives_change_what_is_learned(tmp_path: Path) -> None:
+    """Same seed, same pairs: the adapter is reproducible, and a third column changes it."""
+    from safetensors.numpy import load_file
+
+    from tracer.model._embed import load_sentence_transformer, resolve
+    from tracer.model._tune import TuneSettings, train_adapter
+
+    spec = resolve("multilingual-e5-small-base")
+    plain = [Pair(a, b) for a, b in PAIRS]
+    negatives = [Pair(a, b, PAIRS[(i + 1) % 4][1]) for i, (a, b) in enumerate(PAIRS)]
+    weights = []
+    for n, pairs in enumerate((plain, plain, negatives)):
+        model = load_sentence_transformer(spec.target)
+        train_adapter(model, pairs, "query: ", tmp_path / str(n), TuneSettings(rank=2, alpha=4, batch_size=16))
+        weights.append(load_file(str(tmp_path / str(n) / "adapter_model.safetensors")))
+    assert weights[0].keys() == weights[2].keys()
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+    assert any((weights[0][k] != weights[2][k]).any() for k in weights[0])

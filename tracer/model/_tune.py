@@ -2,9 +2,11 @@
 contrastively on translation pairs (Indonesian/Russian/Ukrainian <-> English and the like).
 
 In-batch negatives with a symmetric cross-entropy over scaled cosines (sentence-transformers'
-MultipleNegativesRankingLoss, both directions), ``query: `` on both sides as in tracing. The
-adapter is saved with peft and merged into the base weights at load time, so tracing speed
-does not change."""
+MultipleNegativesRankingLoss, both directions), ``query: `` on both sides as in tracing. A pair
+may carry a hard negative (a sentence of the same story that says something else), scored
+against every translation of its batch beside the originals, as that loss does with a third
+column. The adapter is saved with peft and merged into the base weights at load time, so
+tracing speed does not change."""
 
 from __future__ import annotations
 
@@ -22,6 +24,16 @@ TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermedia
 
 
 @dataclass(frozen=True)
+class Pair:
+    """A translation, its original and optionally a hard negative: a sentence a tracer could
+    mistake for the original (the same story, another claim)."""
+
+    translation: str
+    original: str
+    negative: str | None = None
+
+
+@dataclass(frozen=True)
 class TuneSettings:
     rank: int = 16
     alpha: int = 32
@@ -34,18 +46,21 @@ class TuneSettings:
     seed: int = 0
 
 
-def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """Two tab-separated columns per line: a translation and its original."""
+def read_pairs(path: Path) -> list[Pair]:
+    """Tab-separated: a translation, its original and optionally a hard negative."""
     from tracer._errors import InputError
 
     pairs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise InputError(f"{path}: line {number}: expected two tab-separated columns (translation, original)")
-        pairs.append((parts[0].strip(), parts[1].strip()))
+        parts = [part.strip() for part in line.split("\t")]
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InputError(
+                f"{path}: line {number}: expected two or three tab-separated columns "
+                "(translation, original, optionally a hard negative)"
+            )
+        pairs.append(Pair(*parts))
     return pairs
 
 
@@ -59,7 +74,7 @@ def _quiet_peft() -> Iterator[None]:
 
 def train_adapter(
     model: object,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[Pair],
     prompt: str,
     out: Path,
     settings: TuneSettings = TuneSettings(),
@@ -93,12 +108,16 @@ def train_adapter(
             rng.shuffle(order)
             for start in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
                 batch = [pairs[i] for i in order[start : start + settings.batch_size]]
-                a = _encode(model, [x for x, _ in batch], prompt)
-                b = _encode(model, [y for _, y in batch], prompt)
+                a = _encode(model, [p.translation for p in batch], prompt)
+                b = _encode(model, [p.original for p in batch], prompt)
                 scores = a @ b.T * settings.scale
                 labels = torch.arange(len(batch))
                 cross = torch.nn.functional.cross_entropy
-                loss = (cross(scores, labels) + cross(scores.T, labels)) / 2
+                negatives = [p.negative for p in batch if p.negative]
+                forward = scores
+                if negatives:
+                    forward = torch.cat([scores, a @ _encode(model, negatives, prompt).T * settings.scale], dim=1)
+                loss = (cross(forward, labels) + cross(scores.T, labels)) / 2
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
