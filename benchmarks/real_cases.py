@@ -45,6 +45,10 @@ class PassagePieces:
     def info(self):  # type: ignore[no-untyped-def]
         return self._base.info  # type: ignore[attr-defined]
 
+    @property
+    def precision(self):  # type: ignore[no-untyped-def]
+        return self._base.precision  # type: ignore[attr-defined]
+
     def embed(self, texts, *, role, show_progress=False):  # type: ignore[no-untyped-def]
         return self._base.embed(texts, role=role, show_progress=show_progress)  # type: ignore[attr-defined]
 

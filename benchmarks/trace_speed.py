@@ -92,6 +92,10 @@ class SentencesOnly:
     def info(self) -> object:
         return self._inner.info  # type: ignore[attr-defined]
 
+    @property
+    def precision(self) -> object:
+        return self._inner.precision  # type: ignore[attr-defined]
+
     def embed(self, texts: list[str], *, role: str, show_progress: bool = False) -> object:
         return self._inner.embed(texts, role=role, show_progress=show_progress)  # type: ignore[attr-defined]
 

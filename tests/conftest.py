@@ -37,6 +37,10 @@ class HashEmbedder:
     def info(self) -> ModelInfo:
         return self._info
 
+    @property
+    def precision(self) -> str:
+        return "float32"
+
     def embed(self, texts: Sequence[str], *, role: str, show_progress: bool = False) -> np.ndarray:
         self.calls.append((role, len(texts)))
         out = np.zeros((len(texts), self._info.dim), dtype=np.float32)

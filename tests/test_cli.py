@@ -254,7 +254,11 @@ def test_example_index_of_an_older_model_is_rebuilt(runner: CliRunner, article: 
         f"tracer: the example index at {path} was built with another model: building the example index" in result.stderr
     )
     report = json.loads(result.stdout)
-    assert (report["model"]["name"], report["index"]["documents"]) == ("hash-test", 8)
+    assert (report["model"]["name"], report["model"]["precision"], report["index"]["documents"]) == (
+        "hash-test",
+        "float32",
+        8,
+    )
 
 
 def test_user_index_of_an_older_model_is_never_touched(runner: CliRunner, article: Path, tmp_path: Path) -> None:

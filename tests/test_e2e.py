@@ -79,6 +79,7 @@ def test_first_run_builds_the_example_index_and_prints_json(first_run, env) -> N
     jsonschema.validate(report, SCHEMA)
     assert report["model"]["name"] == "multilingual-e5-small"
     assert report["model"]["adapter"].startswith("tracer-tatoeba-1@")
+    assert report["model"]["precision"] == "float32"  # the first run traces with the torch model it just indexed with
     assert report["decision"]["calibrated"] is True
     assert report["index"]["documents"] == 8
 
@@ -143,6 +144,7 @@ def test_later_runs_embed_through_the_onnx_export_with_the_same_verdicts(first_r
     runtime = "OpenVINO" if precision == "bf16" else "ONNX Runtime"
     assert f"embedding with the ONNX export of multilingual-e5-small in {precision} through {runtime}" in again.stderr
     assert "exporting" not in again.stderr
+    assert json.loads(again.stdout)["model"]["precision"] == precision
     first, second = (json.loads(r.stdout)["sentences"] for r in (first_run, again))
     assert [s["status"] for s in second] == [s["status"] for s in first]
     for a, b in zip(first, second, strict=True):

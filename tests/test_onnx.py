@@ -52,8 +52,13 @@ def test_export_is_complete_and_records_the_model(exported: Path, real_embedder)
 @pytest.mark.slow
 def test_float32_reproduces_torch_and_int8_stays_close(exported: Path, real_embedder) -> None:
     torch_vectors = real_embedder.embed(SENTENCES, role="query")
-    fp32 = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32").embed(SENTENCES, role="query")
-    int8 = _onnx.OnnxEmbedder(real_embedder.info, exported, "int8").embed(SENTENCES, role="query")
+    fp32_embedder = _onnx.OnnxEmbedder(real_embedder.info, exported, "float32")
+    int8_embedder = _onnx.OnnxEmbedder(real_embedder.info, exported, "int8")
+    # reports say what articles were encoded in: the query side's precision
+    split = _onnx.SplitEmbedder(fp32_embedder, int8_embedder)
+    assert (real_embedder.precision, int8_embedder.precision, split.precision) == ("float32", "int8", "float32")
+    fp32 = fp32_embedder.embed(SENTENCES, role="query")
+    int8 = int8_embedder.embed(SENTENCES, role="query")
     assert fp32.dtype == np.float32 and fp32.shape == torch_vectors.shape
     assert np.abs(fp32 - torch_vectors).max() < 1e-4
     cosines = (int8 * torch_vectors).sum(axis=1)

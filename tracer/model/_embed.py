@@ -58,6 +58,12 @@ class Embedder(Protocol):
     @property
     def info(self) -> ModelInfo: ...
 
+    @property
+    def precision(self) -> str:
+        """What article vectors are computed in (``float32``, ``bf16`` or ``int8``): confidences
+        differ by ~1e-3 between them, so a report records it."""
+        ...
+
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray: ...
 
 
@@ -137,6 +143,10 @@ class SentenceTransformerEmbedder:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def precision(self) -> str:
+        return "float32"  # always loaded so, see load_sentence_transformer
 
     @property
     def model(self) -> object:

@@ -294,6 +294,7 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         self._info = info
+        self._precision = precision
         self._tokens_per_batch = tokens_per_batch
         runner = _OpenVinoRunner if precision == "bf16" else _OrtRunner
         self._run_graph = runner(directory / GRAPH[precision], threads or os.cpu_count() or 1)
@@ -305,6 +306,10 @@ class OnnxEmbedder:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def precision(self) -> str:
+        return self._precision
 
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
         return self._run(texts, role, tokens=False)[0]
@@ -355,6 +360,10 @@ class SplitEmbedder:
     @property
     def info(self) -> ModelInfo:
         return self._query.info  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def precision(self) -> str:
+        return self._query.precision  # type: ignore[attr-defined, no-any-return]
 
     @property
     def passage(self) -> object:

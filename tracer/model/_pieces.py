@@ -42,6 +42,10 @@ class PieceCache:
         return self._inner.info
 
     @property
+    def precision(self) -> str:
+        return self._inner.precision  # type: ignore[no-any-return]
+
+    @property
     def size_bytes(self) -> int:
         return self._bytes
 

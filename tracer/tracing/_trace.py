@@ -209,7 +209,7 @@ def trace_text(
         results.append(SentenceResult(i, sentence.text, sentence.start, sentence.end, status, matches,
                                       attribution, flags, also_in))  # fmt: skip
     return Report(
-        model=embedder.info.to_dict(),
+        model={**embedder.info.to_dict(), "precision": embedder.precision},
         index=index_info,
         decision=rule.describe(),
         article={"name": name, "chars": len(text), "sentences": len(sentences)},
