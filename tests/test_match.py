@@ -88,6 +88,25 @@ def cand(uid: int, doc_id: int, margin: float, cosine: float = 0.85) -> Candidat
     return Candidate(unit(uid, doc_id, uid, uid), cosine=cosine, margin=margin)
 
 
+def test_the_credited_outlets_candidate_among_the_best_comes_first_with_the_best_confidence() -> None:
+    from dataclasses import replace
+
+    best, credited, far = cand(1, 1, 0.05, 0.86), replace(cand(2, 2, 0.01, 0.84), credited=True), cand(3, 1, 0.0, 0.5)
+    [scored] = RULE.score_article([[best, credited, far]])
+    assert [s.candidate.unit.id for s in scored] == [2, 1, 3]
+    assert scored[0].confidence == scored[1].confidence == RULE.score_article([[best]])[0][0].confidence
+    assert scored[0].candidate.credited
+    # uncredited, the same candidates keep their own order and confidences
+    [plain] = RULE.score_article([[best, replace(credited, credited=False), far]])
+    assert [s.candidate.unit.id for s in plain] == [1, 2, 3]
+    assert plain[1].confidence < plain[0].confidence
+    # a credited outlet's candidate below the best four by cosine settles nothing
+    fillers = [cand(10 + i, 1, 0.0, 0.8 - i / 100) for i in range(3)]
+    late = replace(cand(20, 2, 0.0, 0.7), credited=True)
+    [ranked] = RULE.score_article([[best, *fillers, late]])
+    assert ranked[0].candidate.unit.id == 1
+
+
 def test_strong_own_evidence_is_traced_without_any_support() -> None:
     alone = [[cand(1, 1, 0.05)]]
     [[scored]] = RULE.score_article(alone)
