@@ -105,6 +105,11 @@ def test_the_credited_outlets_candidate_among_the_best_comes_first_with_the_best
     late = replace(cand(20, 2, 0.0, 0.7), credited=True)
     [ranked] = RULE.score_article([[best, *fillers, late]])
     assert ranked[0].candidate.unit.id == 1
+    # nor one among them far below the best: that outlet does not carry the claim
+    [distant] = RULE.score_article([[best, replace(cand(2, 2, 0.01, 0.75), credited=True), far]])
+    assert distant[0].candidate.unit.id == 1
+    [near] = RULE.score_article([[best, replace(cand(2, 2, 0.01, 0.77), credited=True), far]])
+    assert near[0].candidate.unit.id == 2
 
 
 def test_strong_own_evidence_is_traced_without_any_support() -> None:

@@ -17,8 +17,10 @@ Two logistic stages, fitted by ``trace calibrate`` and stored per model in ``cal
 
 An inline credit settles which of close candidates is the original: when the sentence credits
 an outlet ("Dalam laporan lainnya, TASS juga memberitakan ...") and that outlet has one of the
-sentence's ``ALIGN_TOP`` candidates by cosine, that candidate comes first, with the confidence
-of the best (the credit says which source, the best says how sure that a source says this).
+sentence's ``ALIGN_TOP`` candidates by cosine, within ``CREDIT_WITHIN`` of the best cosine, that
+candidate comes first, with the confidence of the best (the credit says which source, the best
+says how sure that a source says this). A credited outlet whose nearest passage is far below
+the best does not carry the claim: the credit check then reports the mismatch.
 On the real cases and NTREX no credited candidate ranked below a right best one; three that
 did rank below a wrong best were right (README).
 
@@ -59,6 +61,9 @@ NEIGHBOURHOOD = 2
 SEQUENCE_GAP = 2
 """How far (in source sentences) the original may advance per article sentence and still count
 as in order: a translation may drop a sentence or merge two."""
+CREDIT_WITHIN = 0.1
+"""How far below the best cosine the credited outlet's candidate may be and still come first
+(the real cases' and NTREX's right ones were 0.01-0.06 below)."""
 SUPPORTERS = 3
 """``support`` is the mean of the best this many other sentences' confidence in the document."""
 CARRIERS_CAP = 3
@@ -190,12 +195,14 @@ class DecisionRule:
                 confidence = max(p, self._gate(c, self.article(features)))
                 scored.append(Scored(c, features, confidence))
             scored.sort(key=lambda s: -s.confidence)
-            result.append(_credited_first(scored, [c for c in cands[:ALIGN_TOP] if c.credited]))
+            best = max((c.cosine for c in cands), default=0.0)
+            close = [c for c in cands[:ALIGN_TOP] if c.credited and best - c.cosine <= CREDIT_WITHIN]
+            result.append(_credited_first(scored, close))
         return result
 
 
 def _credited_first(scored: list[Scored], credited: Sequence[Candidate]) -> list[Scored]:
-    """The credited outlet's best-scored candidate among ``credited`` (those among the best by
+    """The credited outlet's best-scored candidate among ``credited`` (those close to the best by
     cosine) first, with the best's confidence if that is higher; see the module docstring."""
     pick = next((s for s in scored if any(s.candidate is c for c in credited)), None)
     if pick is None or pick is scored[0]:
