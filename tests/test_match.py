@@ -110,6 +110,10 @@ def test_the_credited_outlets_candidate_among_the_best_comes_first_with_the_best
     assert distant[0].candidate.unit.id == 1
     [near] = RULE.score_article([[best, replace(cand(2, 2, 0.01, 0.77), credited=True), far]])
     assert near[0].candidate.unit.id == 2
+    # nor one under the cosine no candidate is traced below, whatever the best's confidence
+    low_best, low_credited = cand(1, 1, 0.05, 0.55), replace(cand(2, 2, 0.01, 0.48), credited=True)
+    [low] = RULE.score_article([[low_best, low_credited]])
+    assert low[0].candidate.unit.id == 1 and low[1].confidence == 0.0
 
 
 def test_strong_own_evidence_is_traced_without_any_support() -> None:
