@@ -178,3 +178,32 @@ def test_flags_compare_only_the_window_sentence_the_article_sentence_covers() ->
     assert compare(sentence, covered(sentence, window), "en") == []
     # nothing to tell the two apart: the whole passage is compared
     assert covered("Dia diganti.", window) == window.text
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "values"),
+    [
+        ("Sehingga, total manifes menjadi 49 orang.", "id", {49}),
+        ("AN-24 mengangkut 43 penumpang dan enam awak pada Kamis (24/7/2025) pukul 13.00.", "id", {43, 6}),
+        ("На борту находились 49 человек, включая шесть членов экипажа, 24 июля 2025 года.", "ru", {49, 6}),
+        ("The Su-27 carried 10,000 rounds at 1:00 p.m. on 12 May.", "en", {10_000}),
+        ("Presiden Rusia memecat Shoigu pada Minggu (12/5).", "id", set()),
+    ],
+)
+def test_quantities_leave_out_dates_times_and_designators(text: str, lang: str, values: set[int]) -> None:
+    from tracer.judgments._flags import quantities
+
+    assert quantities(text, lang) == {float(v) for v in values}
+
+
+def test_quantity_agreement_counts_the_sentences_figures_a_passage_states() -> None:
+    from tracer.judgments._agreement import quantity_agreement, query_quantities
+
+    wanted = query_quantities("Gubernur mengklaim AN-24 mengangkut 43 penumpang dan enam awak, total 49 orang.")
+    assert wanted == {43.0, 6.0, 49.0}
+    orlov = "Orlov said the plane was carrying 49 people, including 43 passengers and a crew of 6."
+    assert quantity_agreement(wanted, orlov, "en") == 3
+    assert quantity_agreement(wanted, "На борту находились 49 человек, включая шесть членов экипажа.", "ru") == 2
+    later = "The Emergency Ministry later reported 48 people were on board the An-24."
+    assert quantity_agreement(wanted, later, "en") == 0
+    assert quantity_agreement(frozenset(), "49 people", "en") == 0

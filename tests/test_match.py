@@ -116,6 +116,34 @@ def test_the_credited_outlets_candidate_among_the_best_comes_first_with_the_best
     assert low[0].candidate.unit.id == 1 and low[1].confidence == 0.0
 
 
+def test_the_close_candidate_stating_the_sentences_figures_comes_first_with_the_best_confidence() -> None:
+    from dataclasses import replace
+
+    # "total manifes menjadi 49 orang": best "48 people were on board" (0 of its figures),
+    # second "На борту находились 49 человек" (1 of 1), 0.03 below by cosine
+    best, stating, far = cand(1, 1, 0.05, 0.86), replace(cand(2, 2, 0.01, 0.83), quantities=1), cand(3, 1, 0.0, 0.5)
+    [scored] = RULE.score_article([[best, stating, far]])
+    assert [s.candidate.unit.id for s in scored] == [2, 1, 3]
+    assert scored[0].confidence == scored[1].confidence == RULE.score_article([[best]])[0][0].confidence
+    # the best stating as many keeps its place
+    [same] = RULE.score_article([[replace(best, quantities=1), stating, far]])
+    assert [s.candidate.unit.id for s in same] == [1, 2, 3]
+    # of two stating more, the one stating the most; of equals, the better scored
+    more = replace(cand(4, 2, 0.02, 0.84), quantities=2)
+    [most] = RULE.score_article([[best, stating, more]])
+    assert [s.candidate.unit.id for s in most] == [4, 1, 2]
+    # farther than ALIGN_WITHIN below the best by cosine, or under min_cosine: it settles nothing
+    [distant] = RULE.score_article([[best, replace(stating, cosine=0.80)]])
+    assert distant[0].candidate.unit.id == 1
+    low_best, low_stating = cand(1, 1, 0.05, 0.52), replace(cand(2, 2, 0.01, 0.49), quantities=1)
+    [low] = RULE.score_article([[low_best, low_stating]])
+    assert low[0].candidate.unit.id == 1
+    # an inline credit has the last word: the credited outlet's close candidate still comes first
+    credited = replace(cand(5, 2, 0.0, 0.84), credited=True)
+    [both] = RULE.score_article([[best, stating, credited]])
+    assert [s.candidate.unit.id for s in both] == [5, 2, 1]
+
+
 def test_strong_own_evidence_is_traced_without_any_support() -> None:
     alone = [[cand(1, 1, 0.05)]]
     [[scored]] = RULE.score_article(alone)
@@ -231,3 +259,25 @@ def test_no_verdict_below_the_cosine_floor_whatever_the_margin() -> None:
     [[scored]] = RULE.score_article([[low]])
     assert scored.confidence == 0.0
     assert RULE.status([scored]) == "no_source"
+
+
+def test_candidates_carry_how_many_of_the_sentences_names_and_figures_they_state() -> None:
+    from tracer.tracing._match import find_candidates
+
+    texts = {1: "The Emergency Ministry later reported 48 people were on board.",
+             2: "Губернатор Орлов: на борту находились 49 человек, включая шесть членов экипажа."}  # fmt: skip
+    units = {i: unit(i, i, 0, 0, t) for i, t in texts.items()}
+
+    class Index:
+        def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            return np.array([[0.70, 0.69]], np.float32), np.array([[1, 2]])
+
+        def units(self, ids: object) -> dict[int, SourceUnit]:
+            return units
+
+        def unit_vectors(self, ids: list[int]) -> np.ndarray:
+            return np.eye(len(ids), 4, dtype=np.float32)
+
+    sentence = "Menurut Gubernur Orlov, total manifes menjadi 49 orang termasuk enam awak."
+    [cands] = find_candidates(Index(), np.zeros((1, 4), np.float32), k=2, margin_k=1, texts=[sentence])
+    assert [(c.unit.id, c.quantities, c.names) for c in cands] == [(1, 0, 0.0), (2, 2, 1.0)]

@@ -190,6 +190,19 @@ def numbers(text: str, lang: str, skip: set[tuple[int, int]]) -> list[_Number]:
     return out
 
 
+_NUMERIC_DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
+_DESIGNATOR = re.compile(r"[^\W\d_]+-\d+")
+
+
+def quantities(text: str, lang: str) -> frozenset[float]:
+    """The values of the quantities a text states (numerals and number words), leaving out what
+    only looks like one: clock times, dates ("12 мая", "Kamis (24/7/2025)", years) and model
+    designators ("AN-24", "Су-27")."""
+    skip = times(text) | dates(text, lang).spans()
+    skip |= {m.span() for pattern in (_NUMERIC_DATE, _DESIGNATOR) for m in pattern.finditer(text)}
+    return frozenset(n.value for n in numbers(text, lang, skip))
+
+
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,}"
 
