@@ -313,10 +313,11 @@ def test_real_cases_traced_as_a_newsroom_would_meet_measured_figures(env, tmp_pa
                                 capture_output=True, text=True, check=True)  # fmt: skip
         p1, n = re.search(r"P@1=([\d.]+) .* n=(\d+)", scored.stdout).groups()  # type: ignore[union-attr]
         hits, lines = hits + round(float(p1) * int(n)), lines + int(n)
-    # Measured: 32 of 39 (README, "Quality"); 31 before the credited outlet and before word recall;
-    # 4 with the rule before real cases were measured.
+    # Measured: 35 of 39 (README, "Quality"); 34 before figures-first, 33 before credited-first,
+    # 31 before the credited outlet and before word recall; 4 with the rule before real cases were
+    # measured. Two lines of slack: bf16 encodings differ slightly between machines.
     assert lines == 39
-    assert hits >= 31
+    assert hits >= 33
 
 
 @pytest.mark.skipif(not REALCASES.exists(), reason=f"real cases not found at {REALCASES}")
@@ -327,7 +328,7 @@ def test_eval_reports_real_cases_and_their_ablated_variants(env) -> None:
     assert len(cases) == 3 + 9 + 2
     full, ablated = cases["all cases"], cases["all ablated variants"]
     assert (full["n_sourced"], ablated["n_sourced"], ablated["n_unsourced"]) == (39, 75, 42)
-    # Measured with the shipped rule (README): 0.821 / 0.640 traced right, 0.191 of ablated lines traced.
-    assert full["top1"] >= 0.79
-    assert ablated["top1"] >= 0.62
+    # Measured with the shipped rule (README): 0.897 / 0.680 traced right, 0.191 of ablated lines traced.
+    assert full["top1"] >= 0.84
+    assert ablated["top1"] >= 0.65
     assert ablated["wrong_source"] <= 0.25
