@@ -120,6 +120,11 @@ FLAGGED = [
      "Selasa", "Wednesday"),
     ("id-ru year", "Perjanjian itu ditandatangani pada 2023.", "Договор был подписан в 2024 году.", "ru", "date",
      "2023", "2024"),
+    ("id-en Indonesian numeric date", "Pesawat itu jatuh pada Kamis (24/7/2025).", "The plane crashed on July 25.",
+     "en", "date", "(24/7/2025)", "July 25"),
+    # a designator is a name with a number: compared as one
+    ("id-ru designator changed", "Pesawat AN-24 jatuh di Amur.", "Самолет Ан-26 разбился в Амурской области.", "ru",
+     "number", "AN-24", "Ан-26"),
 ]  # fmt: skip
 
 
@@ -158,6 +163,12 @@ FAITHFUL = [
     ("same weekday", "Menteri berbicara pada hari Rabu.", "Министр выступил в среду.", "ru"),
     ("'minggu' is also 'week'", "Mereka berlatih selama beberapa minggu.", "They trained for several weeks on Sunday.", "en"),
     ("range is not a qualifier", "Hujan 2 hingga 4 inci diperkirakan turun.", "As much as 2 to 4 inches of rain is expected.", "en"),
+    ("a Russian's name in Ukrainian letters", "Presiden memecat Sergei Shoigu.", "Сергій Шойгу очолював міністерство оборони.", "uk"),
+    ("a designator is no quantity", "Gubernur mengklaim bahwa AN-24 mengangkut 43 penumpang.",
+     "The governor stated that there were 43 passengers (including five children) on board.", "en"),
+    ("an Indonesian numeric date is a date", "AN-24 hilang kontak pada Kamis (24/7/2025) sekitar pukul 13.00.",
+     "The aircraft vanished from radar around 1:00 p.m. local time (0400 GMT).", "en"),
+    ("'ke-25' is an ordinal, not a designator", "Hazard mencetak gol pada menit ke-25.", "Азар забил на 25-й минуте.", "ru"),
 ]  # fmt: skip
 
 

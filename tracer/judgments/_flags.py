@@ -191,16 +191,40 @@ def numbers(text: str, lang: str, skip: set[tuple[int, int]]) -> list[_Number]:
 
 
 _NUMERIC_DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
-_DESIGNATOR = re.compile(r"[^\W\d_]+-\d+")
+_DESIGNATOR = re.compile(r"(?<![\w-])([A-ZА-ЯЁІЇЄҐ][^\W\d_]{0,5})-(\d{1,4})(?![\w-])")
+"""A model or type ("AN-24", "Су-27", "COVID-19"): a name, compared as one (``_compare_designators``);
+"ke-25" (the 25th) is an ordinal, not one."""
+
+
+def designators(text: str, lang: str) -> dict[str, dict[str, tuple[int, int]]]:
+    """Designators by their letters' skeleton ("AN" and "Ан" are one), each number with its span."""
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for m in _DESIGNATOR.finditer(text):
+        out.setdefault(skeleton(m.group(1), lang), {}).setdefault(m.group(2), m.span())
+    return out
+
+
+def _not_quantities(text: str, lang: str, found: _Dates) -> set[tuple[int, int]]:
+    """Spans of what only looks like a quantity: clock times, dates and designators."""
+    skip = times(text) | found.spans() | {m.span() for m in _DESIGNATOR.finditer(text)}
+    return skip | {m.span() for m in _NUMERIC_DATE.finditer(text)}
 
 
 def quantities(text: str, lang: str) -> frozenset[float]:
     """The values of the quantities a text states (numerals and number words), leaving out what
-    only looks like one: clock times, dates ("12 мая", "Kamis (24/7/2025)", years) and model
+    only looks like one: clock times, dates ("12 мая", "Kamis (24/7/2025)", years) and
     designators ("AN-24", "Су-27")."""
-    skip = times(text) | dates(text, lang).spans()
-    skip |= {m.span() for pattern in (_NUMERIC_DATE, _DESIGNATOR) for m in pattern.finditer(text)}
-    return frozenset(n.value for n in numbers(text, lang, skip))
+    return frozenset(n.value for n in numbers(text, lang, _not_quantities(text, lang, dates(text, lang))))
+
+
+def _compare_designators(article: str, source: str, lang: str) -> Iterator[Flag]:
+    theirs = designators(source, lang)
+    for letters, numbers_a in designators(article, "id").items():
+        numbers_s = theirs.get(letters)
+        if numbers_s and not set(numbers_a) & set(numbers_s):
+            (a0, a1), (s0, s1) = next(iter(numbers_a.values())), next(iter(numbers_s.values()))
+            yield Flag("number", article[a0:a1], source[s0:s1],
+                       f"designator changed: '{source[s0:s1]}' in the original, '{article[a0:a1]}' in the article")  # fmt: skip
 
 
 def _fmt(value: float) -> str:
@@ -275,6 +299,9 @@ class _Dates:
         return {*self.day_months.values(), *self.years.values()}
 
 
+_ID_NUMERIC_DATE = re.compile(r"\((\d{1,2})/(\d{1,2})(?:/(?:\d{4}|\d{2}))?\)")
+
+
 def dates(text: str, lang: str) -> _Dates:
     day_months: dict[tuple[int, int], tuple[int, int]] = {}
     months: dict[int, tuple[int, int]] = {}
@@ -294,6 +321,12 @@ def dates(text: str, lang: str) -> _Dates:
                 day_months[(month, int(before.group(1)))] = (start, m.end())
             elif after and lang == "en":
                 day_months[(month, int(after.group(1)))] = (m.start(), m.end() + after.end())
+    if lang == "id":  # "Kamis (24/7/2025)", "Minggu (12/5)": how Indonesian news dates an event
+        for m in _ID_NUMERIC_DATE.finditer(text):
+            day, month = int(m.group(1)), int(m.group(2))
+            if 1 <= day <= 31 and 1 <= month <= 12:
+                day_months.setdefault((month, day), m.span())
+                months.setdefault(month, m.span())
     weekdays: dict[int, tuple[int, int]] = {}
     for day, stem in enumerate(_WEEKDAYS[lang]):
         flags = 0 if lang == "id" else re.IGNORECASE  # "minggu" is also "week": only the capitalized day
@@ -506,7 +539,9 @@ def compare(article: str, source: str, lang: str) -> list[Flag]:
     """Flags for one Indonesian sentence against its original in ``lang`` (en, ru or uk)."""
     da, ds = dates(article, "id"), dates(source, lang)
     flags = list(_compare_dates(article, source, lang, da, ds))
-    flags += _compare_numbers(article, source, lang, da.spans() | times(article), ds.spans() | times(source))
+    flags += _compare_numbers(article, source, lang, _not_quantities(article, "id", da),
+                              _not_quantities(source, lang, ds))  # fmt: skip
+    flags += _compare_designators(article, source, lang)
     flags += _compare_names(article, source, lang)
     flags += _one_sided("negation", _NEGATION, article, source, lang, "has no negation", _WEAK_NEGATION)
     flags += _one_sided("hedge", _HEDGES, re.sub(r"(?i)\btidak mungkin\b", "", article), source, lang,

@@ -65,8 +65,13 @@ def skeletons_match(sa: str, sb: str, ending: int = 2) -> bool:
 
 
 def same_name(a: str, b: str, lang: str = "ru") -> bool:
-    """Equal up to transliteration, or up to a Slavic case ending (Буданов / Буданова)."""
-    return skeletons_match(skeleton(a, lang), skeleton(b, lang))
+    """Equal up to transliteration, or up to a Slavic case ending (Буданов / Буданова). A
+    Ukrainian text's name is also read by Russian rules: Ukrainian writes Russians' names in its
+    own letters (Шойгу, Сергій Шойгу: "Shoihu" by Ukrainian rules), which Indonesian articles
+    take from the Russian form ("Shoigu")."""
+    if skeletons_match(skeleton(a, lang), skeleton(b, lang)):
+        return True
+    return lang == "uk" and skeletons_match(skeleton(a, "ru"), skeleton(b, "ru"))
 
 
 def similarity(a: str, b: str, lang: str = "ru") -> float:
