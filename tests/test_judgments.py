@@ -168,6 +168,8 @@ FAITHFUL = [
      "The governor stated that there were 43 passengers (including five children) on board.", "en"),
     ("an Indonesian numeric date is a date", "AN-24 hilang kontak pada Kamis (24/7/2025) sekitar pukul 13.00.",
      "The aircraft vanished from radar around 1:00 p.m. local time (0400 GMT).", "en"),
+    ("a quote attributed by its speaker before the verb", "Telegram mengatakan pihaknya secara aktif memerangi penipuan.",
+     '"We actively combat misuse of our platform, including fraud," Telegram said.', "en"),
     ("'ke-25' is an ordinal, not a designator", "Hazard mencetak gol pada menit ke-25.", "Азар забил на 25-й минуте.", "ru"),
 ]  # fmt: skip
 
@@ -218,3 +220,22 @@ def test_quantity_agreement_counts_the_sentences_figures_a_passage_states() -> N
     later = "The Emergency Ministry later reported 48 people were on board the An-24."
     assert quantity_agreement(wanted, later, "en") == 0
     assert quantity_agreement(frozenset(), "49 people", "en") == 0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Sementara itu, Telegram mengatakan pihaknya aktif memerangi penipuan.", True),
+        ("Terkait alasan itu, jubir Kremlin Dmitry Peskov menyebut, Kemhan butuh inovasi.", True),
+        ('"Itu berita bohong," kata Peskov.', True),
+        ("Kremlin menyebut laporan itu palsu, seperti dilansir RIA.", True),
+        ("Ia mengatakan tidak ada korban.", False),  # a pronoun names no one
+        ("Sanksi tidak akan membuat Iran bertekuk lutut.", False),
+    ],
+)
+def test_a_sentence_is_attributed_by_a_credit_or_a_named_speaker(sentence: str, expected: bool) -> None:
+    from tracer.judgments._credits import attributed, find_attribution
+
+    assert attributed(sentence) is expected
+    if sentence.startswith("Sementara"):  # a speaker before the verb is no credit to check
+        assert find_attribution(sentence) is None

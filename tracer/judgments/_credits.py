@@ -79,6 +79,11 @@ _SPEAKER = re.compile(
     rf"""(?:^|[,\"”»]\s*|\s)(?i:kata|ujar|ungkap|tutur|jelas|tegas|imbuh|tambah)\s+(?P<name>[^,.;:!?\"”»]+?){_STOP}""",
     re.VERBOSE,
 )
+# "Telegram mengatakan ...", "jubir Kremlin Dmitry Peskov menyebut, ...": a speaker before a verb
+# of saying (the verb-first order, "kata X", is _SPEAKER's). It attributes the claim, but is no
+# credit to check: reports would list every such sentence as "credits a speaker".
+_SAID = r"(?:mengatakan|menyatakan|menyebut|berkata|menegaskan|menjelaskan|mengungkapkan|menuturkan|mengklaim|beralasan|menambahkan|mengakui|membantah|memperingatkan|mengumumkan)"
+_SUBJECT = re.compile(rf"(?P<name>{_WORD}(?:\s+{_WORD}){{0,7}})\s+(?:juga\s+|pun\s+)?{_SAID}\b")
 _AGENCY = re.compile(
     rf"(?i:\b(?:kantor\s+berita|media|harian|surat\s+kabar|situs(?:\s+berita)?)(?:\s+{_PLACE})?\s+)(?!{_PLACE}\b)(?P<name>{_NAME})"
 )
@@ -108,3 +113,11 @@ def find_attribution(sentence: str) -> StatedCredit | None:
             name = m.group("name").strip()
             return StatedCredit(name, cue, m.start("name"), m.start("name") + len(name))
     return None
+
+
+def attributed(sentence: str) -> bool:
+    """Whether the sentence says who the claim comes from: a credit, or a named speaker before
+    or after a verb of saying ("Telegram mengatakan ...")."""
+    if find_attribution(sentence) is not None:
+        return True
+    return any(not _PRONOUN.match(m.group("name")) for m in _SUBJECT.finditer(sentence))

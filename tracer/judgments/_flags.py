@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tracer.judgments._credits import find_attribution
+from tracer.judgments._credits import attributed
 from tracer.judgments._translit import has_cyrillic, same_name, similarity, skeleton, to_latin
 
 NAME_SIMILARITY = 0.75
@@ -547,7 +547,7 @@ def compare(article: str, source: str, lang: str) -> list[Flag]:
     flags += _one_sided("hedge", _HEDGES, re.sub(r"(?i)\btidak mungkin\b", "", article), source, lang,
                         "states it without that hedge", _WEAK_HEDGES)  # fmt: skip
     quote = _quoted_speech(source)
-    if quote and not _QUOTES.search(article) and find_attribution(article) is None:
+    if quote and not _QUOTES.search(article) and not attributed(article):
         flags.append(Flag("quote", "", quote.group(),
                           "the original is a quotation; the article states it as fact, without attribution"))  # fmt: skip
     return flags
