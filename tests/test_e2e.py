@@ -79,7 +79,10 @@ def test_first_run_builds_the_example_index_and_prints_json(first_run, env) -> N
     jsonschema.validate(report, SCHEMA)
     assert report["model"]["name"] == "multilingual-e5-small"
     assert report["model"]["adapter"].startswith("tracer-tatoeba-1@")
-    assert report["model"]["precision"] == "float32"  # the first run traces with the torch model it just indexed with
+    from tracer.model._onnx import query_precision
+
+    # the first run indexes through torch, exports the model and traces through the export, as later runs do
+    assert report["model"]["precision"] == query_precision()
     assert report["decision"]["calibrated"] is True
     assert report["index"]["documents"] == 8
 
@@ -133,9 +136,10 @@ def test_the_example_story_slips_are_each_reported_and_nothing_else(first_run) -
 
 @pytest.mark.parametrize("precision", ["float32", "bf16"])
 def test_later_runs_embed_through_the_onnx_export_with_the_same_verdicts(first_run, env, precision) -> None:
-    """The first run loads the model through torch and exports it; later runs start without torch,
-    in float32 through ONNX Runtime or, where the CPU multiplies in it, bf16 through OpenVINO."""
-    from tracer.model._onnx import bf16_available
+    """The first run loads the model through torch, exports it and traces through the export;
+    later runs start without torch, in float32 through ONNX Runtime or, where the CPU multiplies
+    in it, bf16 through OpenVINO. In the first run's precision, the report is the first run's."""
+    from tracer.model._onnx import bf16_available, query_precision
 
     if precision == "bf16" and not bf16_available():
         pytest.skip("needs OpenVINO and a CPU with bfloat16 products")
@@ -149,11 +153,9 @@ def test_later_runs_embed_through_the_onnx_export_with_the_same_verdicts(first_r
     assert [s["status"] for s in second] == [s["status"] for s in first]
     for a, b in zip(first, second, strict=True):
         assert b["matches"][0]["url"] == a["matches"][0]["url"]
-        if precision == "float32":  # the same numbers as torch, to rounding
-            # the same wire sentence at two outlets scores alike: past the first match, which of
-            # them comes next may differ with the numerics
-            assert [m["score"] for m in b["matches"]] == pytest.approx([m["score"] for m in a["matches"]], abs=2e-3)
-        else:  # bf16 products: a possible source's confidence sits where the curve is steep (0.628 -> 0.630);
+        if precision == query_precision():  # the first run's encoder: the very same matches
+            assert b["matches"] == a["matches"]
+        else:  # bf16 against float32: a possible source's confidence sits where the curve is steep (0.628 -> 0.630);
             # past the first match, of a page's sentence and its two-sentence window the nearer one may swap
             assert b["matches"][0]["score"] == pytest.approx(a["matches"][0]["score"], abs=5e-3)
             assert sorted(m["url"] for m in b["matches"]) == sorted(m["url"] for m in a["matches"])

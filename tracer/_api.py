@@ -100,18 +100,21 @@ def _fast_embedder(recorded: ModelInfo, precision: str | None) -> Embedder | Non
     return found if found is not None or chosen == "float32" else exported_embedder(recorded.name, prompts)
 
 
-def _export_for_next_time(embedder: Embedder, notify: Notify) -> None:
-    """Export a model loaded through torch so the next start is fast; best effort."""
+def _export_for_next_time(embedder: Embedder, notify: Notify) -> bool:
+    """Export a model loaded through torch so the next start is fast; best effort. True when
+    an export was made (or found)."""
     from tracer.model._onnx import available, ensure_export, exportable
 
     if not available() or not isinstance(embedder, SentenceTransformerEmbedder):
-        return
+        return False
     if exportable(embedder.model) is not None:  # e.g. LaBSE: torch every time, nothing to warn about
-        return
+        return False
     try:
         ensure_export(embedder, notify)
     except ModelError as exc:
         log.warning("%s; tracing goes on through torch", exc)
+        return False
+    return True
 
 
 def _seed_example(path: Path, reason: str, embedder: Embedder | None, notify: Notify) -> Embedder:
@@ -152,7 +155,12 @@ def _embedder_for_index(path: Path, implicit: bool, model: str | None, notify: N
             )
         shutil.rmtree(path)
         _seed_example(path, f"the example index at {path} was built with another model", embedder, notify)
-    _export_for_next_time(embedder, notify)
+    if _export_for_next_time(embedder, notify):
+        # the first run traces as every later one will (the export, in the same precision), not
+        # through the torch model it has just indexed with: the same article, the same report
+        fast = _fast_embedder(recorded, precision)
+        if fast is not None and fast.info.compatible_with(recorded):
+            embedder = fast
     return recorded, embedder
 
 

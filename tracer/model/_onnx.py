@@ -490,6 +490,5 @@ def exported_embedder(
             log.warning("the ONNX export in %s cannot be loaded (%s); making it again", directory, str(exc)[:200])
         return None
     runtime = "OpenVINO" if precision == "bf16" else "ONNX Runtime"
-    log.info("embedding with the ONNX export of %s in %s through %s (%s; torch not loaded)", info.name, precision,
-             runtime, directory)  # fmt: skip
+    log.info("embedding with the ONNX export of %s in %s through %s (%s)", info.name, precision, runtime, directory)
     return embedder
