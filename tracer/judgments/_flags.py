@@ -204,7 +204,7 @@ def designators(text: str, lang: str) -> dict[str, dict[str, tuple[int, int]]]:
     return out
 
 
-def _not_quantities(text: str, lang: str, found: _Dates) -> set[tuple[int, int]]:
+def _not_quantities(text: str, found: _Dates) -> set[tuple[int, int]]:
     """Spans of what only looks like a quantity: clock times, dates and designators."""
     skip = times(text) | found.spans() | {m.span() for m in _DESIGNATOR.finditer(text)}
     return skip | {m.span() for m in _NUMERIC_DATE.finditer(text)}
@@ -214,7 +214,7 @@ def quantities(text: str, lang: str) -> frozenset[float]:
     """The values of the quantities a text states (numerals and number words), leaving out what
     only looks like one: clock times, dates ("12 мая", "Kamis (24/7/2025)", years) and
     designators ("AN-24", "Су-27")."""
-    return frozenset(n.value for n in numbers(text, lang, _not_quantities(text, lang, dates(text, lang))))
+    return frozenset(n.value for n in numbers(text, lang, _not_quantities(text, dates(text, lang))))
 
 
 def _compare_designators(article: str, source: str, lang: str) -> Iterator[Flag]:
@@ -539,8 +539,7 @@ def compare(article: str, source: str, lang: str) -> list[Flag]:
     """Flags for one Indonesian sentence against its original in ``lang`` (en, ru or uk)."""
     da, ds = dates(article, "id"), dates(source, lang)
     flags = list(_compare_dates(article, source, lang, da, ds))
-    flags += _compare_numbers(article, source, lang, _not_quantities(article, "id", da),
-                              _not_quantities(source, lang, ds))  # fmt: skip
+    flags += _compare_numbers(article, source, lang, _not_quantities(article, da), _not_quantities(source, ds))
     flags += _compare_designators(article, source, lang)
     flags += _compare_names(article, source, lang)
     flags += _one_sided("negation", _NEGATION, article, source, lang, "has no negation", _WEAK_NEGATION)
