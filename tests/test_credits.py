@@ -66,7 +66,22 @@ CASES = [
         "RIA",
         '"Langkah itu diambil," kata Roskomnadzor.',
     ),
-]
+    # at the start, the commonest form in Indonesian news
+    ("Dilansir dari Reuters, Kremlin membantah laporan itu.", "Reuters", "Kremlin membantah laporan itu."),
+    ("Seperti dikutip dari AFP, Senin (12/5/2024), pasukan itu tiba di Kursk.", "AFP", "Pasukan itu tiba di Kursk."),
+    ("Melansir dari CNN, pasukan itu tiba di Kursk.", "CNN", "Pasukan itu tiba di Kursk."),
+    ("Mengutip The Guardian, pasukan itu tiba di Kursk.", "The Guardian", "Pasukan itu tiba di Kursk."),
+    ("Sebagaimana dikutip dari kantor berita TASS, Kremlin membantah laporan itu.", "TASS",
+     "Kremlin membantah laporan itu."),
+    # at the end, dated, bracketed, "lapor", "demikian", a web page
+    ("Kremlin membantah laporan itu, seperti dilaporkan Reuters pada Senin (12/5/2024).", "Reuters",
+     "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu, demikian dilansir dari Al Jazeera, Selasa (13/5).", "Al Jazeera",
+     "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu, lapor Reuters.", "Reuters", "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu (Reuters).", "Reuters", "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu, seperti dikutip dari laman BBC.", "BBC", "Kremlin membantah laporan itu."),
+]  # fmt: skip
 
 UNTOUCHED = [
     "Polisi melaporkan dua orang tewas dalam kecelakaan itu.",
@@ -74,6 +89,9 @@ UNTOUCHED = [
     "Menurut Peskov, Rusia dan Korea Utara mengembangkan kerja sama di semua bidang.",
     "Presiden Ukraina Volodymyr Zelensky dalam unggahan di Telegram menyebut dunia harus bereaksi.",
     "PBB melaporkan dua orang tewas dalam serangan itu.",
+    "Shoigu (68) menjabat sebagai Menhan sejak 2012 lalu.",
+    "Dikutip dari dokumen rahasia, pasukan itu tiba di Kursk.",
+    "Mengutip pernyataan Kremlin, Peskov membantah laporan itu.",
 ]
 
 

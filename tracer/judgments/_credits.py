@@ -12,20 +12,33 @@ _WORD = r"[A-Z0-9][\w&'’-]*(?:\.[\w&'’-]+)*"  # inner dots only: "KOMPAS.com
 _NAME = rf"{_WORD}(?:\s+(?:{_WORD}|of|de|al)){{0,4}}"
 _PLACE = r"(?:Inggris|Rusia|Amerika(?:\s+Serikat)?|AS|Ukraina|Korea\s+Selatan|Korea\s+Utara|Jepang|China|Prancis|Jerman|Qatar|asing|Barat)"
 _MEDIA = (
-    rf"(?:media|harian|surat\s+kabar|kantor\s+berita|situs(?:\s+berita)?|stasiun\s+televisi|televisi)(?:\s+{_PLACE})?"
+    rf"(?:media|harian|surat\s+kabar|kantor\s+berita|situs(?:\s+(?:berita|resmi))?|laman(?:\s+resmi)?|"
+    rf"portal(?:\s+berita)?|stasiun\s+televisi|televisi)(?:\s+{_PLACE})?"
 )
 _VERB = r"(?:melaporkan|memberitakan|menyebutkan|menulis|mewartakan)"
 
-# "..., seperti dilansir X." / "..., dikutip dari X, Kamis (14/8)." / "..., tulis X." at the end.
+# "..., seperti dilansir X." / "..., dikutip dari X, Kamis (14/8)." / "..., tulis X." /
+# "..., seperti dilaporkan X pada Senin (12/5/2024)." / "..., demikian dilansir X." at the end.
 _DAY = r"(?:Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu)"
+_DATED = rf"(?:\s*,?\s*(?:pada\s+)?{_DAY}\s*\([\d/.\s-]+\))?"
 _TRAILING = re.compile(
-    rf"""\s*,?\s*(?:yang\s+)?(?:(?:seperti|sebagaimana)\s+)?
-        (?:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|tulis)
+    rf"""\s*,?\s*(?:yang\s+)?(?:(?:seperti|sebagaimana|demikian)\s+)?
+        (?:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|tulis|lapor)
         \s+(?:{_MEDIA}\s+)?(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?
-        (?:\s*,\s*{_DAY}\s*\([\d/.\s-]+\))?\s*(?=[.!?]?["”»]?\s*$)""",
+        {_DATED}\s*(?=[.!?]?["”»]?\s*$)""",
+    re.VERBOSE,
+)
+# "Dilansir dari X, ..." / "Seperti dikutip dari X, Senin (12/5), ..." / "Melansir X, ..." /
+# "Mengutip X, ..." at the start: the commonest credit of Indonesian news.
+_OPENING = re.compile(
+    rf"""^(?i:(?:seperti|sebagaimana)\s+)?
+        (?i:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|(?:melansir|mengutip)(?:\s+dari)?)
+        \s+(?:(?i:{_MEDIA})\s+)?(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?{_DATED}\s*,\s+""",
     re.VERBOSE,
 )
 _AGENCIES = r"(?:TASS|RIA(?:\s+Novosti)?|AFP|AP|Reuters|BBC|CNN|DPA|EFE|ANSA|UPI|NHK|Xinhua|Yonhap|Interfax|Bloomberg)"
+# "... itu (Reuters)." at the end: only a news agency's name in brackets ("(68)" is an age)
+_BRACKETED = re.compile(rf"\s*\((?P<acronym>{_AGENCIES})\)\s*(?=[.!?]?[\"”»]?\s*$)")
 # "Media Inggris The Guardian melaporkan(, bahwa) ..." / "Kantor berita Rusia, TASS, memberitakan ..." /
 # "Dalam laporan lainnya, TASS juga memberitakan ..." at the start (a bare name only when it is a news agency:
 # "Polisi melaporkan ..." is a claim, not a credit).
@@ -47,10 +60,11 @@ class Credit:
 
 
 def find_credit(sentence: str) -> Credit | None:
-    for pattern in (_TRAILING, _LEADING):
+    for pattern in (_TRAILING, _OPENING, _LEADING, _BRACKETED):
         m = pattern.search(sentence)
         if m:
-            return Credit(start=m.start(), end=m.end(), stated=m.group("name") or m.group("acronym"))
+            named = m.groupdict()
+            return Credit(start=m.start(), end=m.end(), stated=named.get("name") or named["acronym"])
     return None
 
 
