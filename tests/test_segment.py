@@ -29,6 +29,15 @@ CASES = [
         ["Menurut Kol. Inf. Yudi, dll. semua aman."],
     ),
     ("id", "Ikuti berita kami di Google News.\nADVERTISEMENT\nSCROLL TO CONTINUE WITH CONTENT", []),
+    # pasted from a news page: embeds, syndication footers, an editor's initials, page furniture
+    (
+        "id",
+        "[Gambas:Video 20detik]\nKremlin membantah laporan itu. (ant/wsn)\nSimak Video 'Putin Pecat Shoigu':\n"
+        'Artikel ini telah tayang di Kompas.com dengan judul "Pesawat AN-24 Jatuh".\nHalaman selanjutnya\n'
+        "Dapatkan update berita pilihan dan breaking news setiap hari dari Kompas.com.\nLihat Foto\n"
+        "Copyright 2024 Kompas.com\nArtikel ini membahas serangan itu. Lihat videonya di situs kami.",
+        ["Kremlin membantah laporan itu.", "Artikel ini membahas serangan itu.", "Lihat videonya di situs kami."],
+    ),
     # English: titles, initials, U.S., month abbreviations, datelines.
     (
         "en",
