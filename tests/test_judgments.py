@@ -53,12 +53,25 @@ def test_credit_cues(sentence: str, stated: str | None, cue: str | None) -> None
         ("Daily Expres", "Daily Express"),
         ("Yonhap News Agency", "Yonhap"),
         ("Russia Elium", None),  # too garbled to resolve honestly
+        ("ABC News", "ABC News"),  # not BBC News, one letter away
+        ("Abc Newz", "ABC News"),
+        ("Al Jazira", "Al Jazeera"),
+        ("Медуза", "Meduza"),
+        ("Radio Svoboda", "Radio Free Europe/Radio Liberty"),
         ("Budanov", None),
         ("Kim", None),
     ],
 )
 def test_outlet_aliases(written: str, outlet: str | None) -> None:
     assert OutletTable.load().resolve(written) == outlet
+
+
+def test_a_fuzzy_match_keeps_the_first_letter() -> None:
+    from tracer.judgments._outlets import normalize
+
+    table = OutletTable({normalize("BBC News"): "BBC"})
+    assert table.resolve("BBC Newz") == "BBC"
+    assert table.resolve("ABC News") is None  # one letter from "BBC News", but another outlet
 
 
 def test_index_outlets_resolve_too() -> None:
