@@ -72,6 +72,7 @@ def test_a_fuzzy_match_keeps_the_first_letter() -> None:
     table = OutletTable({normalize("BBC News"): "BBC"})
     assert table.resolve("BBC Newz") == "BBC"
     assert table.resolve("ABC News") is None  # one letter from "BBC News", but another outlet
+    assert table.resolve("ABC News", known=["—"]) is None  # an index outlet that normalizes to nothing
 
 
 def test_index_outlets_resolve_too() -> None:

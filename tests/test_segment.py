@@ -38,6 +38,8 @@ CASES = [
         "Copyright 2024 Kompas.com\nArtikel ini membahas serangan itu. Lihat videonya di situs kami.",
         ["Kremlin membantah laporan itu.", "Artikel ini membahas serangan itu.", "Lihat videonya di situs kami."],
     ),
+    # an agency in brackets after the sentence is its credit, not an editor's initials
+    ("id", "Kremlin membantah laporan itu, kata dia. (AFP)", ["Kremlin membantah laporan itu, kata dia. (AFP)"]),
     # English: titles, initials, U.S., month abbreviations, datelines.
     (
         "en",

@@ -77,7 +77,7 @@ class OutletTable:
         best, score = None, 0.0
         matcher = SequenceMatcher(None, key)
         for alias, name in pool.items():
-            if alias[0] != key[0]:  # a garbled name keeps its first letter; ABC News is not BBC News
+            if alias[:1] != key[:1]:  # a garbled name keeps its first letter; ABC News is not BBC News
                 continue
             matcher.set_seq2(alias)
             # the cheap upper bounds first (as difflib.get_close_matches): only an alias that could

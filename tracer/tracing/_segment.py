@@ -65,7 +65,7 @@ _BOILERPLATE = re.compile(
       | (?:simak|tonton|saksikan|lihat)\s+(?:juga\s+)?video\b.*
       | artikel\s+ini\s+(?:telah|sudah)\s+(?:tayang|terbit|dimuat)\s+di\b.*
       | dapatkan\s+(?:update|info(?:rmasi)?|berita)\s+(?:berita\s+)?(?:pilihan|terkini|terbaru|menarik)\b.*
-      | \(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\)
+      | (?-i:\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\))
       | (?:halaman|artikel)\s+(?:selanjutnya|berikutnya|sebelumnya)|pilihan\s+untuk\s+anda|lihat\s+foto
       | (?:berita|artikel)\s+terkait\s*[:：]?
       | (?:copyright|hak\s+cipta)\b.*|©.*
@@ -88,8 +88,9 @@ _DATELINE = re.compile(
 )
 
 
-# An editor's initials after the last sentence of a paragraph: "... itu. (ant/wsn)"
-_INITIALS_AFTER = re.compile(r"(?<=[.!?\"”»])\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\)$", re.IGNORECASE)
+# An editor's initials after the last sentence of a paragraph: "... itu. (ant/wsn)", in lower
+# case ("... kata dia. (AFP)" is an agency's credit, kept for the credit check)
+_INITIALS_AFTER = re.compile(r"(?<=[.!?\"”»])\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\)$")
 
 
 def strip_dateline(paragraph: str) -> int:
