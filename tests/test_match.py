@@ -262,7 +262,9 @@ def test_no_verdict_below_the_cosine_floor_whatever_the_margin() -> None:
 
 
 def test_candidates_carry_how_many_of_the_sentences_names_and_figures_they_state() -> None:
+    from tracer.tracing._align import ALIGN_TOP
     from tracer.tracing._match import find_candidates
+    from tracer.tracing._trace import with_figures
 
     texts = {1: "The Emergency Ministry later reported 48 people were on board.",
              2: "Губернатор Орлов: на борту находились 49 человек, включая шесть членов экипажа."}  # fmt: skip
@@ -279,5 +281,9 @@ def test_candidates_carry_how_many_of_the_sentences_names_and_figures_they_state
             return np.eye(len(ids), 4, dtype=np.float32)
 
     sentence = "Menurut Gubernur Orlov, total manifes menjadi 49 orang termasuk enam awak."
-    [cands] = find_candidates(Index(), np.zeros((1, 4), np.float32), k=2, margin_k=1, texts=[sentence])
+    found = find_candidates(Index(), np.zeros((1, 4), np.float32), k=2, margin_k=1, texts=[sentence])
+    [cands] = with_figures([sentence], found)
     assert [(c.unit.id, c.quantities, c.names) for c in cands] == [(1, 0, 0.0), (2, 2, 1.0)]
+    # past the best ALIGN_TOP, which the judge never puts first, figures are not counted
+    late = [found[0][0]] * ALIGN_TOP + [found[0][1]]
+    assert [c.quantities for c in with_figures([sentence], [late])[0]] == [0] * (ALIGN_TOP + 1)

@@ -21,15 +21,15 @@ sentence's ``ALIGN_TOP`` candidates by cosine, within ``CREDIT_WITHIN`` of the b
 candidate comes first, with the confidence of the best (the credit says which source, the best
 says how sure that a source says this). A credited outlet whose nearest passage is far below
 the best does not carry the claim: the credit check then reports the mismatch.
+In `trace eval`'s outcomes on the real cases and NTREX, no credited candidate so compared ranked
+below a right best one; six that ranked below a wrong best (two real lines, four NTREX
+sentences) were right (README).
 
 Figures settle it too, before the credit: of the sentence's ``ALIGN_TOP`` candidates within
 ``ALIGN_WITHIN`` of the best cosine, one that states more of the sentence's quantities than the
 best does comes first, with the best's confidence ("total manifes menjadi 49 orang": "На борту
 находились 49 человек" ahead of "48 people were on board", which the article's other sentences
 had lifted). Dates, times and designators ("AN-24") are not quantities (``_flags.quantities``).
-In `trace eval`'s outcomes on the real cases and NTREX, no credited candidate so compared ranked
-below a right best one; six that ranked below a wrong best (two real lines, four NTREX
-sentences) were right (README).
 
 Coherence may raise confidence, never be required: the confidence is the larger of the two
 stages, and coherence weights are fitted non-negative. A sentence whose own evidence is strong

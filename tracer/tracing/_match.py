@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from tracer._types import SourceUnit
-from tracer.judgments._agreement import name_agreement, quantity_agreement, query_names, query_quantities
+from tracer.judgments._agreement import name_agreement, query_names
 
 
 class ReferenceIndex(Protocol):
@@ -42,7 +42,8 @@ class Candidate:
     when not compared (the judge counts it as 0)."""
     quantities: int = 0
     """How many of the article sentence's quantities (numbers, not dates or times) this passage
-    states too (``_agreement``): the judge puts the close candidate stating its figures first."""
+    states too (``_agreement``), counted for the best few candidates, the only ones the judge
+    may put first for stating the sentence's figures (``_trace.with_figures``)."""
     credited: bool = False
     """The article sentence credits this passage's outlet inline ("..., seperti dilansir TASS."):
     the newsroom's own pointer to where it read the claim."""
@@ -147,8 +148,7 @@ def find_candidates(
         own = np.stack([stored[u.id] for u, _ in hits]) if hits else None
         cands = with_margins(hits, margin_k, own)
         if texts is not None:
-            names, wanted = query_names(texts[n]), query_quantities(texts[n])
-            cands = [replace(c, names=name_agreement(names, c.unit.text, c.unit.doc.lang),
-                             quantities=quantity_agreement(wanted, c.unit.text, c.unit.doc.lang)) for c in cands]  # fmt: skip
+            names = query_names(texts[n])
+            cands = [replace(c, names=name_agreement(names, c.unit.text, c.unit.doc.lang)) for c in cands]
         result.append(cands)
     return result

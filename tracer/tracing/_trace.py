@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from tracer._errors import InputError
 from tracer._types import SourceUnit
-from tracer.judgments._agreement import digits, name_agreement, query_names
+from tracer.judgments._agreement import digits, name_agreement, quantity_agreement, query_names, query_quantities
 from tracer.judgments._attribution import check as check_attribution
 from tracer.judgments._attribution import credited_outlet
 from tracer.judgments._credits import without_credit
@@ -15,7 +15,7 @@ from tracer.judgments._flags import compare
 from tracer.judgments._outlets import OutletTable
 from tracer.model._embed import Embedder
 from tracer.report._report import Carrier, Match, Report, SentenceResult, published_instant, summarize_sources
-from tracer.tracing._align import embed_queries, with_recall
+from tracer.tracing._align import ALIGN_TOP, embed_queries, with_recall
 from tracer.tracing._judge import DecisionRule, Scored
 from tracer.tracing._match import Candidate, ReferenceIndex, find_candidates
 from tracer.tracing._segment import Sentence, segment
@@ -140,14 +140,29 @@ def article_candidates(
 ) -> list[list[Candidate]]:
     """Every article sentence's candidates with their evidence: embed (credits left out, word
     pieces from the same pass), search, margins and names, the outlet the sentence credits
-    (``outlets``: alias table, None for the shipped one), word recall. ``trace`` and the
+    (``outlets``: alias table, None for the shipped one), the figures they state, word recall. ``trace`` and the
     evaluations all search through this, so they measure what users get. ``texts`` is one
     article, or several in a row of ``articles`` sentences each."""
     queries = query_texts(texts)
     vectors, pieces = embed_queries(embedder, queries)
     per_sentence = find_candidates(index, vectors, k=k, margin_k=margin_k, keep=keep, texts=texts)
     per_sentence = with_credits(texts, per_sentence, outlets or OutletTable.load())
+    per_sentence = with_figures(texts, per_sentence)
     return with_recall(per_sentence, pieces, embedder, articles=articles)
+
+
+def with_figures(texts: list[str], per_sentence: list[list[Candidate]]) -> list[list[Candidate]]:
+    """How many of each sentence's quantities its best ``ALIGN_TOP`` candidates state: the only
+    ones the judge may put first for it (figures-first); the rest are not read."""
+    out = []
+    for text, cands in zip(texts, per_sentence, strict=True):
+        wanted = query_quantities(text)
+        if wanted:
+            stating = (replace(c, quantities=quantity_agreement(wanted, c.unit.text, c.unit.doc.lang))
+                       for c in cands[:ALIGN_TOP])  # fmt: skip
+            cands = [*stating, *cands[ALIGN_TOP:]]
+        out.append(cands)
+    return out
 
 
 def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: OutletTable) -> list[list[Candidate]]:
