@@ -21,19 +21,19 @@ _VERB = r"(?:melaporkan|memberitakan|menyebutkan|menulis|mewartakan)"
 # "..., seperti dilaporkan X pada Senin (12/5/2024)." / "..., demikian dilansir X." at the end.
 _DAY = r"(?:Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu)"
 _DATED = rf"(?:\s*,?\s*(?:pada\s+)?{_DAY}\s*\([\d/.\s-]+\))?"
+_CITED = r"(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?"
+"""dilansir (dari), dikutip (dari), dilaporkan (oleh), diberitakan, diwartakan"""
+_NAMED = rf"(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?"
 _TRAILING = re.compile(
     rf"""\s*,?\s*(?:yang\s+)?(?:(?:seperti|sebagaimana|demikian)\s+)?
-        (?:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|tulis|lapor)
-        \s+(?:{_MEDIA}\s+)?(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?
-        {_DATED}\s*(?=[.!?]?["”»]?\s*$)""",
+        (?:{_CITED}|tulis|lapor)\s+(?:{_MEDIA}\s+)?{_NAMED}{_DATED}\s*(?=[.!?]?["”»]?\s*$)""",
     re.VERBOSE,
 )
 # "Dilansir dari X, ..." / "Seperti dikutip dari X, Senin (12/5), ..." / "Melansir X, ..." /
 # "Mengutip X, ..." at the start: the commonest credit of Indonesian news.
 _OPENING = re.compile(
     rf"""^(?i:(?:seperti|sebagaimana)\s+)?
-        (?i:(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?|(?:melansir|mengutip)(?:\s+dari)?)
-        \s+(?:(?i:{_MEDIA})\s+)?(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?{_DATED}\s*,\s+""",
+        (?i:{_CITED}|(?:melansir|mengutip)(?:\s+dari)?)\s+(?:(?i:{_MEDIA})\s+)?{_NAMED}{_DATED}\s*,\s+""",
     re.VERBOSE,
 )
 _AGENCIES = r"(?:TASS|RIA(?:\s+Novosti)?|AFP|AP|Reuters|BBC|CNN|DPA|EFE|ANSA|UPI|NHK|Xinhua|Yonhap|Interfax|Bloomberg)"

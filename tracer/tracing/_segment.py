@@ -52,9 +52,11 @@ _INITIAL_END = re.compile(rf"(?:^|[\s(«“\"'])[{_UPPER}]\.$")
 _LAST_TOKEN = re.compile(r"([\w.\-]+)\.$")
 _STARTS_LOWER = re.compile(r"^[\s\"'“«(]*[a-zа-яёіїєґ]")
 
+_INITIALS = r"\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\)"
+"""An editor's initials, "(ant/wsn)", "(red)": in lower case ("(AFP)" is an agency's credit)."""
 # Lines that are navigation or credits, never claims: dropped before segmentation.
 _BOILERPLATE = re.compile(
-    r"""^\s*(?:
+    rf"""^\s*(?:
         (?:baca|simak|lihat|tonton|saksikan)\s+(?:juga|pula|selengkapnya|berita)\b.*
       | (?:read|see|watch)\s+(?:more|also)\b\s*[:：].*
       | (?:также\s+читайте|читайте\s+также|читайте\s+тоже|смотрите\s+также|читайте\s+також|дивіться\s+також|також\s+читайте)\b.*
@@ -65,7 +67,7 @@ _BOILERPLATE = re.compile(
       | (?:simak|tonton|saksikan|lihat)\s+(?:juga\s+)?video\b.*
       | artikel\s+ini\s+(?:telah|sudah)\s+(?:tayang|terbit|dimuat)\s+di\b.*
       | dapatkan\s+(?:update|info(?:rmasi)?|berita)\s+(?:berita\s+)?(?:pilihan|terkini|terbaru|menarik)\b.*
-      | (?-i:\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\))
+      | (?-i:{_INITIALS})
       | (?:halaman|artikel)\s+(?:selanjutnya|berikutnya|sebelumnya)|pilihan\s+untuk\s+anda|lihat\s+foto
       | (?:berita|artikel)\s+terkait\s*[:：]?
       | (?:copyright|hak\s+cipta)\b.*|©.*
@@ -88,9 +90,8 @@ _DATELINE = re.compile(
 )
 
 
-# An editor's initials after the last sentence of a paragraph: "... itu. (ant/wsn)", in lower
-# case ("... kata dia. (AFP)" is an agency's credit, kept for the credit check)
-_INITIALS_AFTER = re.compile(r"(?<=[.!?\"”»])\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})*\s*\)$")
+# An editor's initials after the last sentence of a paragraph: "... itu. (ant/wsn)"
+_INITIALS_AFTER = re.compile(rf"(?<=[.!?\"”»])\s*{_INITIALS}$")
 
 
 def strip_dateline(paragraph: str) -> int:
