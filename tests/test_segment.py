@@ -18,6 +18,20 @@ CASES = [
     ),
     ("id", "TRIBUNNEWS.COM – Kremlin menolak tuduhan itu.", ["Kremlin menolak tuduhan itu."]),
     ("id", "Jakarta (ANTARA) - Pemerintah menyatakan siap membantu.", ["Pemerintah menyatakan siap membantu."]),
+    # the other newsrooms' datelines: outlet before the city, an outlet without a domain, detik's bare city
+    ("id", "Liputan6.com, Jakarta - Kremlin menolak tuduhan itu.", ["Kremlin menolak tuduhan itu."]),
+    ("id", "TEMPO.CO, Jakarta - Kremlin menolak tuduhan itu.", ["Kremlin menolak tuduhan itu."]),
+    ("id", "Jakarta, CNN Indonesia -- Kremlin menolak tuduhan itu.", ["Kremlin menolak tuduhan itu."]),
+    ("id", "Jakarta, CNBC Indonesia - Kremlin menolak tuduhan itu.", ["Kremlin menolak tuduhan itu."]),
+    ("id", "Moskow - “Kami menolak,” kata Peskov.", ["“Kami menolak,” kata Peskov."]),
+    # ... and what only looks like one
+    (
+        "id",
+        "Putin Pecat Shoigu\nJakarta - Kremlin menolak tuduhan itu.\nRusia - Ukraina berunding.",
+        ["Putin Pecat Shoigu", "Kremlin menolak tuduhan itu.", "Rusia - Ukraina berunding."],
+    ),
+    ("id", "Namun, NATO - yang dipimpin AS - menolak.", ["Namun, NATO - yang dipimpin AS - menolak."]),
+    ("id", "Namun, NATO - Amerika menolak.", ["Namun, NATO - Amerika menolak."]),
     (
         "id",
         "“Kami tidak tahu,” katanya. “Ya!” seru dia.\nBaca juga: Gempa Magnitudo 5,6 Guncang Aceh\nHarga naik Rp 1.200 per liter.",
@@ -62,6 +76,8 @@ CASES = [
         "«Мы видели эти сообщения», — сказал Песков. Читайте также: Кремль ответил Сеулу",
         ["«Мы видели эти сообщения», — сказал Песков."],
     ),
+    # a bare city before a dash is a dateline in Indonesian articles only
+    ("ru", "Москва - столица России.", ["Москва - столица России."]),
     # Ukrainian: initials, тис., a sentence ending with обл.
     (
         "uk",

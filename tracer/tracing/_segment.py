@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import blingfire
 
-SEGMENTER_ID = "blingfire-0.1.8+tracer-rules-2"
+SEGMENTER_ID = "blingfire-0.1.8+tracer-rules-3"
 """Recorded in every index: changing the rules changes the sentences, so the index must know."""
 
 
@@ -76,12 +76,16 @@ _BOILERPLATE = re.compile(
 )
 
 # Datelines at the start of a paragraph: "JAKARTA, KOMPAS.com - ", "TRIBUNNEWS.COM – ",
+# "Liputan6.com, Jakarta - ", "TEMPO.CO, Jakarta - ", "Jakarta, CNN Indonesia -- ",
 # "Jakarta (ANTARA) - ", "KYIV, Ukraina (AP) — ", "LONDON (Reuters) - ", "WASHINGTON — ",
-# "МОСКВА, 25 ноя — РИА Новости. ", "КИЇВ, 25 листопада — ".
+# "МОСКВА, 25 ноя — РИА Новости. ", "КИЇВ, 25 листопада — "; in Indonesian also detik's "Jakarta - ".
 _DASH = r"[-–—]{1,2}"
+_DOMAIN = r"[\w-]+(?:\.[\w-]+)*\.(?i:com|co\.id|co|id|net|org|tv|ru|ua)"
 _DATELINE = re.compile(
     rf"""^(?:
-        (?:[{_UPPER}][\w.'’ -]{{1,30}},\s*)?[\w-]+(?:\.[\w-]+)*\.(?i:com|co\.id|id|net|org|ru|ua)\s*{_DASH}\s+
+        (?:[{_UPPER}][\w.'’ -]{{1,30}},\s*)?{_DOMAIN}\s*{_DASH}\s+
+      | {_DOMAIN},\s*[{_UPPER}][\w.'’ -]{{1,30}}?\s*{_DASH}\s+(?=[{_UPPER}"“])
+      | [{_UPPER}][\w.'’ -]{{1,30}},\s*[{_UPPER}]{{2,}}\w*(?:\s+Indonesia\s*{_DASH}|(?:\s+[{_UPPER}]\w+){{0,2}}\s*--)\s+(?=[{_UPPER}"“])
       | [{_UPPER}][\w.'’ -]{{1,30}}(?:,\s*[\w .'’-]{{2,30}})?\s*\([\w .,/'’-]{{2,30}}\)\s*{_DASH}\s+
       | [{_UPPER}][{_UPPER}.'’ -]{{2,30}},\s*\d{{1,2}}\s+[\w.]{{3,10}}\s*{_DASH}\s*(?:[{_UPPER}][\w-]*(?:\s+[{_UPPER}][\w-]*){{0,3}}\.\s+)?
       | [{_UPPER}][{_UPPER}'’-]{{2,}}(?:[ /][{_UPPER}][{_UPPER}'’-]+){{0,3}}\s*{_DASH}\s+
@@ -94,9 +98,16 @@ _DATELINE = re.compile(
 _INITIALS_AFTER = re.compile(rf"(?<=[.!?\"”»])\s*{_INITIALS}$")
 
 
-def strip_dateline(paragraph: str) -> int:
-    """Length of a leading dateline (0 if none), so the first sentence starts at the claim."""
-    m = _DATELINE.match(paragraph)
+# detik's dateline is a bare city: "Jakarta - Presiden ...". Only where an Indonesian
+# article's text starts (after a title, before the first sentence): a later paragraph, or a
+# Russian or English one, may well open "Rusia - Ukraina ..." or "Москва - столица ...".
+_PLACE_DATELINE = re.compile(rf"^[{_UPPER}][\w’'-]{{2,20}}\s+[-–—]{{1,2}}\s+(?=[{_UPPER}\"“])")
+
+
+def strip_dateline(paragraph: str, at_start: bool = False) -> int:
+    """Length of a leading dateline (0 if none), so the first sentence starts at the claim;
+    ``at_start``: the paragraph opens an Indonesian article's text, where a bare city counts."""
+    m = _DATELINE.match(paragraph) or (_PLACE_DATELINE.match(paragraph) if at_start else None)
     return m.end() if m else 0
 
 
@@ -130,11 +141,12 @@ def segment(text: str, lang: str | None = None) -> list[Sentence]:
     """Split ``text`` into sentences, dropping datelines and boilerplate lines."""
     abbreviations = _ABBREVIATIONS.get(lang or "", _ALL_ABBREVIATIONS)
     sentences: list[Sentence] = []
+    begun = False  # a sentence has ended: the article's text has begun (a title has no period)
     for p_index, (p_start, p_end) in enumerate(_paragraphs(text)):
         raw = text[p_start:p_end]
         if is_boilerplate(raw):
             continue
-        skip = strip_dateline(raw)
+        skip = strip_dateline(raw, at_start=lang == "id" and not begun)
         body = raw[skip:].replace("\n", " ")
         if not body.strip():
             continue
@@ -156,4 +168,5 @@ def segment(text: str, lang: str | None = None) -> list[Sentence]:
                 continue
             a = p_start + skip + start + lead
             sentences.append(Sentence(text=" ".join(chunk.split()), start=a, end=a + len(chunk), paragraph=p_index))
+            begun = begun or chunk[-1] in '.!?"”'
     return sentences
