@@ -52,6 +52,14 @@ CASES = [
         "Copyright 2024 Kompas.com\nArtikel ini membahas serangan itu. Lihat videonya di situs kami.",
         ["Kremlin membantah laporan itu.", "Artikel ini membahas serangan itu.", "Lihat videonya di situs kami."],
     ),
+    # photo credits (a line, or in brackets after a caption), tags, share and listen buttons
+    (
+        "id",
+        "Putin memecat Shoigu. (Foto: AP Photo/Alexander Zemlianichenko)\nKOMPAS.com/ADITYA JAYA\nDok. Reuters\n"
+        "Dengarkan artikel ini\nScroll untuk melanjutkan\nBagikan\nTag: Rusia, Shoigu\nInfografis: Menhan Baru\n"
+        "Cek Berita dan Artikel yang lain di Google News\nSaksikan Live DetikPagi:\nDokumentasi rapat itu beredar.",
+        ["Putin memecat Shoigu.", "Dokumentasi rapat itu beredar."],
+    ),
     # an agency in brackets after the sentence is its credit, not an editor's initials
     ("id", "Kremlin membantah laporan itu, kata dia. (AFP)", ["Kremlin membantah laporan itu, kata dia. (AFP)"]),
     # English: titles, initials, U.S., month abbreviations, datelines.

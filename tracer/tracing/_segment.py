@@ -62,7 +62,12 @@ _BOILERPLATE = re.compile(
       | (?:также\s+читайте|читайте\s+также|читайте\s+тоже|смотрите\s+также|читайте\s+також|дивіться\s+також|також\s+читайте)\b.*
       | (?:editor|penulis|reporter|pewarta|penyunting|sumber|foto|photo|video|grafis|caption|copyright)\s*[:：].*
       | (?:advertisement|iklan|scroll\s+to\s+continue(?:\s+with\s+content)?|реклама)\s*
-      | (?:ikuti|follow|simak|gabung|dapatkan|klik|join)\b.*\b(?:google\s+news|whatsapp|telegram|instagram|twitter|facebook|youtube)\b.*
+      | (?:ikuti|follow|simak|gabung|dapatkan|klik|join|cek)\b.*\b(?:google\s+news|whatsapp|telegram|instagram|twitter|facebook|youtube)\b.*
+      | \(\s*(?:foto|photo|dok(?:umentasi)?|sumber|ilustrasi)\s*[:：.][^()]{{1,100}}\)
+      | dok\.\s+[\w /.&-]{{1,40}}|[\w-]+\.(?:com|co\.id|id)/[\w /.'’-]{{1,40}}
+      | (?:tags?|topik|kata\s+kunci|infografi[sk])\s*[:：].*
+      | (?:scroll|gulir)\s+(?:untuk|ke\s+bawah)\b.*|dengarkan\s+(?:artikel|berita)\b.*|saksikan\s+live\b.*
+      | (?:bagikan|share|komentar|terpopuler|berita\s+terkini)\s*[:：]?
       | \[gambas:[^\]]*\]
       | (?:simak|tonton|saksikan|lihat)\s+(?:juga\s+)?video\b.*
       | artikel\s+ini\s+(?:telah|sudah)\s+(?:tayang|terbit|dimuat)\s+di\b.*
