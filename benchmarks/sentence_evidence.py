@@ -11,6 +11,9 @@ way `trace calibrate` fits the shipped one and scored as `benchmarks/real_cases.
 - a two-sided margin: bitext mining scores a pair against both sides' neighbourhoods, here the
   candidate's cosine to the article's *other* sentences (a same-story summary sentence is close
   to many of them, an original to one);
+- consensus: how close the other outlets' candidates (of the best 8) come to this one by their
+  own vectors, as ``carriers`` counts them at 0.85, here at 0.75 (a claim several outlets state
+  in their own words);
 - comparing word by word, besides the best 4 within 0.05 of the best cosine, those of the best 4
   within 0.1 whose document the sentence's neighbours follow in order (``sequence`` >= 0.5).
 
@@ -114,21 +117,28 @@ def word_evidence(base: object, outcomes: list[Outcome]) -> dict[Key, dict[str, 
     return out
 
 
-def back_neighbours(base: object, outcomes: list[Outcome]) -> dict[Key, float]:
-    """Each of the best 4 candidates' cosine to the sentence minus its mean cosine to its best 2
-    of the article's other sentences."""
+def vector_evidence(base: object, outcomes: list[Outcome]) -> tuple[dict[Key, float], dict[Key, float]]:
+    """For each of the best 4 candidates: its cosine to the sentence minus its mean cosine to its
+    best 2 of the article's other sentences; and how many other outlets' candidates of the best 8
+    come within 0.75 of it by their own vectors (at most 3, scaled to 0-1 as ``carriers``)."""
     queries = base.embed([query_texts([o.query.text])[0] for o in outcomes], role="query")  # type: ignore[attr-defined]
-    texts = sorted({c.unit.text for o in outcomes for c in o.candidates[:4]})
+    texts = sorted({c.unit.text for o in outcomes for c in o.candidates[:8]})
     units = dict(zip(texts, base.embed(texts, role="passage"), strict=True))  # type: ignore[attr-defined]
     article = articles_of(outcomes)
-    out: dict[Key, float] = {}
+    back: dict[Key, float] = {}
+    consensus: dict[Key, float] = {}
     for n, o in enumerate(outcomes):
         others = queries[[m for m in article[n] if m != n]]
-        for c in o.candidates[:4]:
-            v = units[c.unit.text]
-            near = np.sort(others @ v)[::-1][:2] if len(others) else np.zeros(1)
-            out[(n, c.unit.id)] = float(queries[n] @ v - near.mean())
-    return out
+        near = o.candidates[:8]
+        vectors = np.stack([units[c.unit.text] for c in near]) if near else np.zeros((0, 1))
+        for i, c in enumerate(near[:4]):
+            v = vectors[i]
+            closest = np.sort(others @ v)[::-1][:2] if len(others) else np.zeros(1)
+            back[(n, c.unit.id)] = float(queries[n] @ v - closest.mean())
+            outlets = {x.unit.doc_id for x, sim in zip(near, vectors @ v, strict=True)
+                       if x.unit.doc_id != c.unit.doc_id and sim >= 0.75}  # fmt: skip
+            consensus[(n, c.unit.id)] = min(len(outlets), 3) / 3
+    return back, consensus
 
 
 def compared(o: Outcome, within: float = _align.ALIGN_WITHIN) -> list[bool]:
@@ -203,7 +213,7 @@ def main() -> None:
     _align.ALIGN_TOP, _align.ALIGN_WITHIN = top, within
     wide = ntrex + real
     words = word_evidence(base, wide)
-    back = back_neighbours(base, wide)
+    back, consensus = vector_evidence(base, wide)
     plain = _judge.SENTENCE_FEATURES
     print("real cases left out: full top1, ablated top1, ablated wrong-source, NTREX test (both layouts) "
           "top1, wrong-source | in-sample: full, ablated, wrong-source, NTREX mixed top1, wrong-source")  # fmt: skip
@@ -223,6 +233,9 @@ def main() -> None:
     values = {id(c): back[(n, c.unit.id)] for n, o in enumerate(shipped) for c in o.candidates[:4]}
     with extra_feature("back", values) as features:
         figures("+ two-sided margin (the article's other sentences)", shipped, len(ntrex), features)
+    values = {id(c): consensus[(n, c.unit.id)] for n, o in enumerate(shipped) for c in o.candidates[:4]}
+    with extra_feature("consensus", values) as features:
+        figures("+ consensus (other outlets' candidates within 0.75)", shipped, len(ntrex), features)
     # which candidates the sentence's neighbours follow in order, by the rule fitted on the shipped evidence
     rule, _ = calibrate([o for o in shipped[: len(ntrex)] if o.query.split == "calib"] + shipped[len(ntrex) :],
                         model=DEFAULT_MODEL, margin_k=4)  # fmt: skip
