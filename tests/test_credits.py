@@ -81,6 +81,13 @@ CASES = [
     ("Kremlin membantah laporan itu, lapor Reuters.", "Reuters", "Kremlin membantah laporan itu."),
     ("Kremlin membantah laporan itu (Reuters).", "Reuters", "Kremlin membantah laporan itu."),
     ("Kremlin membantah laporan itu, seperti dikutip dari laman BBC.", "BBC", "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu, demikian diberitakan Reuters pada Senin.", "Reuters",
+     "Kremlin membantah laporan itu."),
+    ("Kremlin membantah laporan itu (AFP/Reuters).", "AFP", "Kremlin membantah laporan itu."),
+    # "menurut laporan" credits news media or an agency, not any report
+    ("Menurut laporan kantor berita Interfax, Kremlin membantah laporan itu.", "Interfax",
+     "Kremlin membantah laporan itu."),
+    ("Berdasarkan laporan Reuters, Senin (12/5), pasukan itu tiba di Kursk.", "Reuters", "Pasukan itu tiba di Kursk."),
 ]  # fmt: skip
 
 UNTOUCHED = [
@@ -92,6 +99,9 @@ UNTOUCHED = [
     "Shoigu (68) menjabat sebagai Menhan sejak 2012 lalu.",
     "Dikutip dari dokumen rahasia, pasukan itu tiba di Kursk.",
     "Mengutip pernyataan Kremlin, Peskov membantah laporan itu.",
+    "Menurut laporan PBB, dua orang tewas dalam serangan itu.",
+    "Berdasarkan laporan itu, pasukan tiba di Kursk pada Senin.",
+    "Pasukan itu tiba di Kursk pada Rabu.",
 ]
 
 

@@ -18,9 +18,10 @@ _MEDIA = (
 _VERB = r"(?:melaporkan|memberitakan|menyebutkan|menulis|mewartakan)"
 
 # "..., seperti dilansir X." / "..., dikutip dari X, Kamis (14/8)." / "..., tulis X." /
-# "..., seperti dilaporkan X pada Senin (12/5/2024)." / "..., demikian dilansir X." at the end.
+# "..., seperti dilaporkan X pada Senin (12/5/2024)." / "..., demikian diberitakan X pada Senin." /
+# "..., demikian dilansir X." at the end.
 _DAY = r"(?:Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu)"
-_DATED = rf"(?:\s*,?\s*(?:pada\s+)?{_DAY}\s*\([\d/.\s-]+\))?"
+_DATED = rf"(?:\s*,?\s*(?:pada\s+)?{_DAY}(?:\s*\([\d/.\s-]+\))?)?"
 _CITED = r"(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?"
 """dilansir (dari), dikutip (dari), dilaporkan (oleh), diberitakan, diwartakan"""
 _NAMED = rf"(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?"
@@ -29,16 +30,22 @@ _TRAILING = re.compile(
         (?:{_CITED}|tulis|lapor)\s+(?:{_MEDIA}\s+)?{_NAMED}{_DATED}\s*(?=[.!?]?["”»]?\s*$)""",
     re.VERBOSE,
 )
+_AGENCIES = r"(?:TASS|RIA(?:\s+Novosti)?|AFP|AP|Reuters|BBC|CNN|DPA|EFE|ANSA|UPI|NHK|Xinhua|Yonhap|Interfax|Bloomberg)"
 # "Dilansir dari X, ..." / "Seperti dikutip dari X, Senin (12/5), ..." / "Melansir X, ..." /
-# "Mengutip X, ..." at the start: the commonest credit of Indonesian news.
+# "Mengutip X, ..." at the start: the commonest credit of Indonesian news. Also "Menurut laporan
+# X, ..." / "Berdasarkan laporan X, ..." when X is named as news media or is a news agency
+# ("Menurut laporan PBB, ..." is a claim about a report that the original states too).
 _OPENING = re.compile(
-    rf"""^(?i:(?:seperti|sebagaimana)\s+)?
-        (?i:{_CITED}|(?:melansir|mengutip)(?:\s+dari)?)\s+(?:(?i:{_MEDIA})\s+)?{_NAMED}{_DATED}\s*,\s+""",
+    rf"""^(?:
+        (?i:(?:seperti|sebagaimana)\s+)?
+        (?i:{_CITED}|(?:melansir|mengutip)(?:\s+dari)?)\s+(?:(?i:{_MEDIA})\s+)?{_NAMED}
+      | (?i:(?:menurut|berdasarkan)\s+laporan)\s+(?:(?i:{_MEDIA})\s+(?P<outlet>{_NAME})|(?P<acronym>{_AGENCIES}))
+    ){_DATED}\s*,\s+""",
     re.VERBOSE,
 )
-_AGENCIES = r"(?:TASS|RIA(?:\s+Novosti)?|AFP|AP|Reuters|BBC|CNN|DPA|EFE|ANSA|UPI|NHK|Xinhua|Yonhap|Interfax|Bloomberg)"
-# "... itu (Reuters)." at the end: only a news agency's name in brackets ("(68)" is an age)
-_BRACKETED = re.compile(rf"\s*\((?P<acronym>{_AGENCIES})\)\s*(?=[.!?]?[\"”»]?\s*$)")
+# "... itu (Reuters)." / "... itu (AFP/Reuters)." at the end: only news agencies' names in
+# brackets ("(68)" is an age)
+_BRACKETED = re.compile(rf"\s*\((?P<acronym>{_AGENCIES})(?:\s*/\s*{_AGENCIES})*\)\s*(?=[.!?]?[\"”»]?\s*$)")
 # "Media Inggris The Guardian melaporkan(, bahwa) ..." / "Kantor berita Rusia, TASS, memberitakan ..." /
 # "Dalam laporan lainnya, TASS juga memberitakan ..." at the start (a bare name only when it is a news agency:
 # "Polisi melaporkan ..." is a claim, not a credit).
@@ -64,7 +71,8 @@ def find_credit(sentence: str) -> Credit | None:
         m = pattern.search(sentence)
         if m:
             named = m.groupdict()
-            return Credit(start=m.start(), end=m.end(), stated=named.get("name") or named["acronym"])
+            stated = named.get("name") or named.get("outlet") or named["acronym"]
+            return Credit(start=m.start(), end=m.end(), stated=stated)
     return None
 
 
