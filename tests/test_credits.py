@@ -141,3 +141,15 @@ def _cands(*outlets: str) -> list[Candidate]:
 def test_candidates_of_the_credited_outlet_are_marked(sentence: str, credited: list[bool]) -> None:
     out = with_credits([sentence], [_cands("TASS", "bbc", "TASS")], OutletTable.load())
     assert [c.credited for c in out[0]] == credited
+
+
+def test_a_syndicated_copy_of_the_credited_agency_is_marked_too() -> None:
+    cands = _cands("NDTV (AFP)", "AFP", "Lao Dong (English edition)", "Japan Today (Reuters)")
+    out = with_credits(["Pesawat itu jatuh di Amur, dikutip dari AFP."], [cands], OutletTable.load())
+    assert [c.credited for c in out[0]] == [True, True, False, False]
+    table = OutletTable.load()
+    assert table.speaks_for("lifelines.name (VZGLYAD)") == {"lifelines.name (VZGLYAD)", "VZGLYAD"}
+    # a credit to an agency the index names only in brackets resolves to it
+    known = ["lifelines.name (VZGLYAD)", "Lao Dong (English edition)"]
+    assert table.resolve("VZGLYAD", known) == "VZGLYAD" and table.resolve("Vzglyad.ru", known) == "VZGLYAD"
+    assert table.resolve("English", known) is None

@@ -203,6 +203,27 @@ def test_a_credit_checks_against_an_outlet_the_index_names_its_own_way(runner: C
     assert attribution["note"] == "credits guardian, which carries the claim"
 
 
+def test_a_credit_to_an_agency_agrees_with_its_syndicated_copy(runner: CliRunner, tmp_path: Path) -> None:
+    src = tmp_path / "sources.jsonl"
+    src.write_text(json.dumps({**SOURCES[0], "outlet": "NDTV (AFP)"}) + "\n", encoding="utf-8")
+    assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
+    article = tmp_path / "kredit.txt"
+    article.write_text(
+        "The White House called them legitimate targets, dikutip dari AFP.\n"
+        "The White House called them legitimate targets, seperti dilansir Reuters.\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["--index", str(tmp_path / "index"), str(article), "--threshold", "0.01"])
+    assert result.exit_code == 0, result.stderr
+    credits = [(s["attribution"]["stated_outlet"], s["attribution"]["agrees"], s["attribution"]["note"])
+               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+    # NDTV republished AFP's report: the credit is right, not "not in the index"
+    assert credits == [
+        ("AFP", True, "credits AFP, whose report NDTV (AFP) carries"),
+        ("Reuters", None, "credits Reuters, which is not in the index; the claim was found in NDTV (AFP)"),
+    ]
+
+
 def _report_with_near_misses():  # type: ignore[no-untyped-def]
     from tracer.report._report import Match, Report, SentenceResult
 

@@ -41,12 +41,15 @@ def check(
     if stated is None and found.cue != "outlet":
         return CreditCheck(found.stated, None, matched, None, f"credits a speaker, {found.stated!r}, not an outlet")
     if traced:
-        carriers = {matched, *(c.outlet for c in also_in)}
+        # the matched outlet or another carrier, or a syndicated copy of it ("NDTV (AFP)" for AFP)
+        carriers = dict.fromkeys(o for o in (matched, *(c.outlet for c in also_in)) if o is not None)
+        via = next((o for o in carriers if stated in table.speaks_for(o, known)), None) if stated else None
+        if via is not None:
+            note = "which carries the claim" if via == stated else f"whose report {via} carries"
+            return CreditCheck(found.stated, stated, matched, True, f"credits {stated}, {note}")
         if stated is None:
             return CreditCheck(found.stated, None, matched, False,
                                f"credits {found.stated!r}, which is no outlet tracer knows; the claim comes from {matched}")  # fmt: skip
-        if stated in carriers:
-            return CreditCheck(found.stated, stated, matched, True, f"credits {stated}, which carries the claim")
         if stated not in known:
             return CreditCheck(found.stated, stated, matched, None,
                                f"credits {stated}, which is not in the index; the claim was found in {matched}")  # fmt: skip
@@ -57,9 +60,11 @@ def check(
         return CreditCheck(found.stated, None, None, None,
                            f"credits {found.stated!r}, which is no outlet tracer knows; no source found{nearest}")  # fmt: skip
     if stated in known and scored:
-        own = [s.candidate.cosine for s in scored if s.candidate.unit.doc.outlet == stated]
         top = scored[0].candidate
-        if top.unit.doc.outlet != stated and (not own or top.cosine - max(own) >= FAR):
+        # the credited outlet (or a syndicated copy of it) has a passage near the best one
+        near = any(top.cosine - s.candidate.cosine < FAR and stated in table.speaks_for(s.candidate.unit.doc.outlet, known)
+                   for s in scored)  # fmt: skip
+        if not near:
             return CreditCheck(found.stated, stated, None, False,
                                f"credits {stated}, but no indexed article of {stated} carries this claim{nearest}")  # fmt: skip
     return CreditCheck(

@@ -23,6 +23,8 @@ _MEDIA_WORDS = re.compile(
     r"koran|majalah|agensi berita|laman|laporan|keterangan|pernyataan)\s+"
 )
 _TLD = re.compile(r"\s+(?:com|ru|ua|net|org|co|uk|id)(?:\s+(?:com|ru|ua|net|org|co|uk|id))*$")
+_BRACKETED = re.compile(r"\(([^()]+)\)")
+"""The agency or paper a syndicated copy names after its host: "NDTV (AFP)", "lifelines.name (VZGLYAD)"."""
 
 
 def normalize(name: str) -> str:
@@ -71,6 +73,10 @@ class OutletTable:
                 return name
             return next((k for k in known if self.aliases.get(normalize(k)) == name), name)
         extra = {normalize(k): k for k in known}
+        for k in known:  # an agency named only in brackets of a syndicated copy: "lifelines.name (VZGLYAD)"
+            for inner in _BRACKETED.findall(k):
+                extra.setdefault(normalize(inner), inner.strip())
+        extra.pop("", None)
         if key in extra:
             return extra[key]
         pool = {**{a: n for a, n in self.aliases.items() if len(a) >= 4}, **extra}
@@ -88,6 +94,19 @@ class OutletTable:
             if ratio > score:
                 best, score = name, ratio
         return best if score >= FUZZY else None
+
+    def speaks_for(self, outlet: str, known: Iterable[str] = ()) -> set[str]:
+        """The outlets whose report a page of ``outlet`` carries, as ``resolve`` names them: its
+        own, and that of the agency or paper in brackets of a syndicated copy ("NDTV (AFP)"
+        carries AFP's report, so a sentence crediting AFP credits it too)."""
+        known = list(known)
+        names = {outlet}
+        own = self.resolve(outlet, known)
+        if own is not None:
+            names.add(own)
+        for inner in _BRACKETED.findall(outlet):
+            names.add(self.resolve(inner, known) or inner.strip())
+        return names
 
 
 def _may_beat(bound: float, best: float) -> bool:

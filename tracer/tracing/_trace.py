@@ -167,18 +167,19 @@ def with_figures(texts: list[str], per_sentence: list[list[Candidate]]) -> list[
 
 def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: OutletTable) -> list[list[Candidate]]:
     """Mark the candidates of the outlet each sentence credits (resolved among its candidates'
-    outlets, so a garbled name finds the one it garbles)."""
+    outlets, so a garbled name finds the one it garbles), and of its syndicated copies ("NDTV
+    (AFP)" for a credit to AFP)."""
     out = []
-    resolved: dict[str, str | None] = {}  # each candidate outlet resolved once per article
+    speaks_for: dict[str, set[str]] = {}  # each candidate outlet resolved once per article
     for text, cands in zip(texts, per_sentence, strict=True):
         outlets = {c.unit.doc.outlet for c in cands}
         stated = credited_outlet(text, table, outlets)
         ours: set[str] = set()
         if stated is not None:
-            for o in outlets - resolved.keys():
-                resolved[o] = table.resolve(o)
+            for o in outlets - speaks_for.keys():
+                speaks_for[o] = table.speaks_for(o)
             # also an outlet that only resolves to it fuzzily ("foxnews" for the table's "Fox News")
-            ours = {o for o in outlets if stated in (o, resolved[o])}
+            ours = {o for o in outlets if stated in speaks_for[o]}
         out.append([replace(c, credited=True) if c.unit.doc.outlet in ours else c for c in cands])
     return out
 
