@@ -143,6 +143,27 @@ def test_candidates_of_the_credited_outlet_are_marked(sentence: str, credited: l
     assert [c.credited for c in out[0]] == credited
 
 
+@pytest.mark.parametrize(
+    ("sentence", "also"),
+    [
+        ("Kremlin membantah laporan itu, seperti dilansir Reuters dan AFP.", ("AFP",)),
+        ("Kremlin membantah laporan itu (AFP/Reuters/AP).", ("Reuters", "AP")),
+        ("Dilansir dari BBC dan CNN, Kremlin membantah laporan itu.", ("CNN",)),
+        ("Kremlin membantah laporan itu, seperti dilansir Reuters.", ()),
+    ],
+)
+def test_a_credit_may_name_more_than_one_outlet(sentence: str, also: tuple[str, ...]) -> None:
+    credit = find_credit(sentence)
+    assert credit is not None and credit.also == also
+    assert without_credit(sentence) == "Kremlin membantah laporan itu."
+
+
+def test_candidates_of_every_credited_outlet_are_marked() -> None:
+    out = with_credits(["Pesawat itu jatuh di Amur, seperti dilansir TASS dan BBC."], [_cands("TASS", "bbc", "Reuters")],
+                       OutletTable.load())  # fmt: skip
+    assert [c.credited for c in out[0]] == [True, True, False]
+
+
 def test_a_syndicated_copy_of_the_credited_agency_is_marked_too() -> None:
     cands = _cands("NDTV (AFP)", "AFP", "Lao Dong (English edition)", "Japan Today (Reuters)")
     out = with_credits(["Pesawat itu jatuh di Amur, dikutip dari AFP."], [cands], OutletTable.load())

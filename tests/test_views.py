@@ -203,6 +203,29 @@ def test_a_credit_checks_against_an_outlet_the_index_names_its_own_way(runner: C
     assert attribution["note"] == "credits guardian, which carries the claim"
 
 
+def test_a_credit_naming_two_outlets_agrees_when_either_carries_the_claim(
+    runner: CliRunner, index: Path, tmp_path: Path
+) -> None:
+    article = tmp_path / "kredit.txt"
+    article.write_text(
+        "The White House called them legitimate targets, seperti dilansir Reuters dan The Guardian.\n"
+        "The White House called them legitimate targets, seperti dilansir Daily Express dan Reuters.\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["--index", str(index), str(article), "--threshold", "0.01"])
+    assert result.exit_code == 0, result.stderr
+    credits = [(s["attribution"]["stated"], s["attribution"]["agrees"], s["attribution"]["note"])
+               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+    assert credits == [
+        ("The Guardian", True, "credits The Guardian, which carries the claim"),
+        (
+            "Daily Express",
+            False,
+            "credits Daily Express, but the claim was found in The Guardian, not in Daily Express",
+        ),
+    ]
+
+
 def test_a_credit_to_an_agency_agrees_with_its_syndicated_copy(runner: CliRunner, tmp_path: Path) -> None:
     src = tmp_path / "sources.jsonl"
     src.write_text(json.dumps({**SOURCES[0], "outlet": "NDTV (AFP)"}) + "\n", encoding="utf-8")

@@ -14,13 +14,15 @@ FAR = 0.1
 """Cosine gap from which the credited outlet's nearest sentence counts as not carrying the claim."""
 
 
-def credited_outlet(text: str, table: OutletTable, known: Iterable[str]) -> str | None:
-    """The outlet (one of ``known``, or the alias table's) that the sentence credits as its
-    source, if any; a speaker ("kata X") is no outlet."""
+def credited_outlets(text: str, table: OutletTable, known: Iterable[str]) -> tuple[str, ...]:
+    """The outlets (of ``known``, or the alias table's) that the sentence credits as its source,
+    one or two ("dilansir Reuters dan AFP"); none for a speaker ("kata X")."""
     found = find_attribution(text)
     if found is None or found.cue == "speaker":
-        return None
-    return table.resolve(found.stated, known)
+        return ()
+    known = list(known)
+    resolved = (table.resolve(name, known) for name in (found.stated, *found.also))
+    return tuple(dict.fromkeys(name for name in resolved if name is not None))
 
 
 def check(
@@ -35,38 +37,41 @@ def check(
     found = find_attribution(text)
     if found is None:
         return None
-    stated = table.resolve(found.stated, known)
+    # a credit may name two outlets ("dilansir Reuters dan AFP"): the one that carries the claim
+    # is reported, else the first
+    named = [(written, table.resolve(written, known)) for written in (found.stated, *found.also)]
+    written, stated = named[0]
     best = scored[0].candidate.unit.doc if scored else None
     matched = best.outlet if traced and best is not None else None
     if stated is None and found.cue != "outlet":
-        return CreditCheck(found.stated, None, matched, None, f"credits a speaker, {found.stated!r}, not an outlet")
+        return CreditCheck(written, None, matched, None, f"credits a speaker, {written!r}, not an outlet")
     if traced:
         # the matched outlet or another carrier, or a syndicated copy of it ("NDTV (AFP)" for AFP)
         carriers = dict.fromkeys(o for o in (matched, *(c.outlet for c in also_in)) if o is not None)
-        via = next((o for o in carriers if stated in table.speaks_for(o, known)), None) if stated else None
-        if via is not None:
-            note = "which carries the claim" if via == stated else f"whose report {via} carries"
-            return CreditCheck(found.stated, stated, matched, True, f"credits {stated}, {note}")
+        for written_as, outlet in named:
+            via = next((o for o in carriers if outlet in table.speaks_for(o, known)), None) if outlet else None
+            if via is not None:
+                note = "which carries the claim" if via == outlet else f"whose report {via} carries"
+                return CreditCheck(written_as, outlet, matched, True, f"credits {outlet}, {note}")
         if stated is None:
-            return CreditCheck(found.stated, None, matched, False,
-                               f"credits {found.stated!r}, which is no outlet tracer knows; the claim comes from {matched}")  # fmt: skip
+            return CreditCheck(written, None, matched, False,
+                               f"credits {written!r}, which is no outlet tracer knows; the claim comes from {matched}")  # fmt: skip
         if stated not in known:
-            return CreditCheck(found.stated, stated, matched, None,
+            return CreditCheck(written, stated, matched, None,
                                f"credits {stated}, which is not in the index; the claim was found in {matched}")  # fmt: skip
-        return CreditCheck(found.stated, stated, matched, False,
+        return CreditCheck(written, stated, matched, False,
                            f"credits {stated}, but the claim was found in {matched}, not in {stated}")  # fmt: skip
     nearest = f"; nearest: {best.outlet}" if best is not None else ""
     if stated is None:
-        return CreditCheck(found.stated, None, None, None,
-                           f"credits {found.stated!r}, which is no outlet tracer knows; no source found{nearest}")  # fmt: skip
+        return CreditCheck(written, None, None, None,
+                           f"credits {written!r}, which is no outlet tracer knows; no source found{nearest}")  # fmt: skip
     if stated in known and scored:
         top = scored[0].candidate
-        # the credited outlet (or a syndicated copy of it) has a passage near the best one
-        near = any(top.cosine - s.candidate.cosine < FAR and stated in table.speaks_for(s.candidate.unit.doc.outlet, known)
+        # a credited outlet (or a syndicated copy of one) has a passage near the best one
+        credited = {outlet for _, outlet in named if outlet is not None}
+        near = any(top.cosine - s.candidate.cosine < FAR and credited & table.speaks_for(s.candidate.unit.doc.outlet, known)
                    for s in scored)  # fmt: skip
         if not near:
-            return CreditCheck(found.stated, stated, None, False,
+            return CreditCheck(written, stated, None, False,
                                f"credits {stated}, but no indexed article of {stated} carries this claim{nearest}")  # fmt: skip
-    return CreditCheck(
-        found.stated, stated, None, None, f"credits {stated}; no source found, so the credit is unchecked"
-    )
+    return CreditCheck(written, stated, None, None, f"credits {stated}; no source found, so the credit is unchecked")

@@ -24,7 +24,8 @@ _DAY = r"(?:Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu)"
 _DATED = rf"(?:\s*,?\s*(?:pada\s+)?{_DAY}(?:\s*\([\d/.\s-]+\))?)?"
 _CITED = r"(?:di)?(?:lansir|kutip|laporkan|beritakan|wartakan)(?:\s+(?:dari|oleh))?"
 """dilansir (dari), dikutip (dari), dilaporkan (oleh), diberitakan, diwartakan"""
-_NAMED = rf"(?P<name>{_NAME})(?:\s+dan\s+{_NAME})?"
+_NAMED = rf"(?P<name>{_NAME})(?:\s+dan\s+(?P<also>{_NAME}))?"
+"""One outlet or two: "dilansir Reuters dan AFP"."""
 _TRAILING = re.compile(
     rf"""\s*,?\s*(?:yang\s+)?(?:(?:seperti|sebagaimana|demikian)\s+)?
         (?:{_CITED}|tulis|lapor)\s+(?:{_MEDIA}\s+)?{_NAMED}{_DATED}\s*(?=[.!?]?["”»]?\s*$)""",
@@ -45,7 +46,7 @@ _OPENING = re.compile(
 )
 # "... itu (Reuters)." / "... itu (AFP/Reuters)." at the end: only news agencies' names in
 # brackets ("(68)" is an age)
-_BRACKETED = re.compile(rf"\s*\((?P<acronym>{_AGENCIES})(?:\s*/\s*{_AGENCIES})*\)\s*(?=[.!?]?[\"”»]?\s*$)")
+_BRACKETED = re.compile(rf"\s*\((?P<acronym>{_AGENCIES})(?P<also>(?:\s*/\s*{_AGENCIES})*)\)\s*(?=[.!?]?[\"”»]?\s*$)")
 # "Media Inggris The Guardian melaporkan(, bahwa) ..." / "Kantor berita Rusia, TASS, memberitakan ..." /
 # "Dalam laporan lainnya, TASS juga memberitakan ..." at the start (a bare name only when it is a news agency:
 # "Polisi melaporkan ..." is a claim, not a credit).
@@ -64,6 +65,8 @@ class Credit:
     start: int
     end: int
     stated: str
+    also: tuple[str, ...] = ()
+    """Further outlets the same credit names, as written ("Reuters dan AFP", "(AFP/Reuters)")."""
 
 
 def find_credit(sentence: str) -> Credit | None:
@@ -72,7 +75,8 @@ def find_credit(sentence: str) -> Credit | None:
         if m:
             named = m.groupdict()
             stated = named.get("name") or named.get("outlet") or named["acronym"]
-            return Credit(start=m.start(), end=m.end(), stated=stated)
+            also = tuple(n.strip() for n in (named.get("also") or "").split("/") if n.strip())
+            return Credit(start=m.start(), end=m.end(), stated=stated, also=also)
     return None
 
 
@@ -122,13 +126,15 @@ class StatedCredit:
     (kata, ujar, ...) or ``either`` (menurut X)."""
     start: int
     end: int
+    also: tuple[str, ...] = ()
+    """Further outlets a newsroom credit names ("dilansir Reuters dan AFP")."""
 
 
 def find_attribution(sentence: str) -> StatedCredit | None:
     """The sentence's credit: a newsroom credit first, then a named outlet, then a speaker."""
     credit = find_credit(sentence)
     if credit is not None:
-        return StatedCredit(credit.stated, "outlet", credit.start, credit.end)
+        return StatedCredit(credit.stated, "outlet", credit.start, credit.end, credit.also)
     for pattern, cue in ((_MENGUTIP, "outlet"), (_AGENCY, "outlet"), (_MENURUT, "either"), (_SPEAKER, "speaker")):
         m = pattern.search(sentence)
         if m and m.group("name").strip() and not _PRONOUN.match(m.group("name").strip()):

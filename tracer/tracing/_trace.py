@@ -9,7 +9,7 @@ from tracer._errors import InputError
 from tracer._types import SourceUnit
 from tracer.judgments._agreement import digits, name_agreement, quantity_agreement, query_names, query_quantities
 from tracer.judgments._attribution import check as check_attribution
-from tracer.judgments._attribution import credited_outlet
+from tracer.judgments._attribution import credited_outlets
 from tracer.judgments._credits import without_credit
 from tracer.judgments._flags import compare
 from tracer.judgments._outlets import OutletTable
@@ -173,13 +173,13 @@ def with_credits(texts: list[str], per_sentence: list[list[Candidate]], table: O
     speaks_for: dict[str, set[str]] = {}  # each candidate outlet resolved once per article
     for text, cands in zip(texts, per_sentence, strict=True):
         outlets = {c.unit.doc.outlet for c in cands}
-        stated = credited_outlet(text, table, outlets)
+        stated = set(credited_outlets(text, table, outlets))
         ours: set[str] = set()
-        if stated is not None:
+        if stated:
             for o in outlets - speaks_for.keys():
                 speaks_for[o] = table.speaks_for(o)
             # also an outlet that only resolves to it fuzzily ("foxnews" for the table's "Fox News")
-            ours = {o for o in outlets if stated in speaks_for[o]}
+            ours = {o for o in outlets if stated & speaks_for[o]}
         out.append([replace(c, credited=True) if c.unit.doc.outlet in ours else c for c in cands])
     return out
 
