@@ -16,7 +16,7 @@ FAR = 0.1
 
 def credited_outlets(text: str, table: OutletTable, known: Iterable[str]) -> tuple[str, ...]:
     """The outlets (of ``known``, or the alias table's) that the sentence credits as its source,
-    one or two ("dilansir Reuters dan AFP"); none for a speaker ("kata X")."""
+    one or more ("dilansir Reuters dan AFP", "(AFP/Reuters)"); none for a speaker ("kata X")."""
     found = find_attribution(text)
     if found is None or found.cue == "speaker":
         return ()
@@ -37,8 +37,8 @@ def check(
     found = find_attribution(text)
     if found is None:
         return None
-    # a credit may name two outlets ("dilansir Reuters dan AFP"): the one that carries the claim
-    # is reported, else the first
+    # a credit may name more than one outlet ("dilansir Reuters dan AFP"): the one that carries
+    # the claim is reported, else the first
     named = [(written, table.resolve(written, known)) for written in (found.stated, *found.also)]
     written, stated = named[0]
     best = scored[0].candidate.unit.doc if scored else None

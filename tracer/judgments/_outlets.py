@@ -23,7 +23,7 @@ _MEDIA_WORDS = re.compile(
     r"koran|majalah|agensi berita|laman|laporan|keterangan|pernyataan)\s+"
 )
 _TLD = re.compile(r"\s+(?:com|ru|ua|net|org|co|uk|id)(?:\s+(?:com|ru|ua|net|org|co|uk|id))*$")
-_BRACKETED = re.compile(r"\(([^()]+)\)")
+_SYNDICATED = re.compile(r"\(([^()]+)\)")
 """The agency or paper a syndicated copy names after its host: "NDTV (AFP)", "lifelines.name (VZGLYAD)"."""
 
 
@@ -74,7 +74,7 @@ class OutletTable:
             return next((k for k in known if self.aliases.get(normalize(k)) == name), name)
         extra = {normalize(k): k for k in known}
         for k in known:  # an agency named only in brackets of a syndicated copy: "lifelines.name (VZGLYAD)"
-            for inner in _BRACKETED.findall(k):
+            for inner in _SYNDICATED.findall(k):
                 extra.setdefault(normalize(inner), inner.strip())
         extra.pop("", None)
         if key in extra:
@@ -104,7 +104,7 @@ class OutletTable:
         own = self.resolve(outlet, known)
         if own is not None:
             names.add(own)
-        for inner in _BRACKETED.findall(outlet):
+        for inner in _SYNDICATED.findall(outlet):
             names.add(self.resolve(inner, known) or inner.strip())
         return names
 
