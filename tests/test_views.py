@@ -165,18 +165,30 @@ def test_html_renders_in_headless_chromium(runner: CliRunner, index: Path, artic
         assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == width
 
 
-def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index: Path, tmp_path: Path) -> None:
+CLAIM = "The White House called them legitimate targets"
+
+
+def _credit_checks(runner: CliRunner, index: Path, tmp_path: Path, credits: list[str], stated: str = "stated_outlet"):  # type: ignore[no-untyped-def]
+    """Each credit after the same claim, traced against ``index``: (``stated``, agrees, note) per sentence."""
     article = tmp_path / "kredit.txt"
-    article.write_text(
-        "The White House called them legitimate targets, seperti dilansir Reuters.\n"
-        "The White House called them legitimate targets, dikutip dari Daily Express.\n"
-        "The White House called them legitimate targets, seperti dilansir Guardian.\n",
-        encoding="utf-8",
-    )
+    article.write_text("".join(f"{CLAIM}, {credit}.\n" for credit in credits), encoding="utf-8")
     result = runner.invoke(main, ["--index", str(index), str(article), "--threshold", "0.01"])
     assert result.exit_code == 0, result.stderr
-    credits = [(s["attribution"]["stated_outlet"], s["attribution"]["agrees"], s["attribution"]["note"])
-               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+    return [(s["attribution"][stated], s["attribution"]["agrees"], s["attribution"]["note"])
+            for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+
+
+def _index_naming_the_guardian(runner: CliRunner, tmp_path: Path, outlet: str) -> Path:
+    """The Guardian's article indexed under another outlet name."""
+    src = tmp_path / "sources.jsonl"
+    src.write_text(json.dumps({**SOURCES[0], "outlet": outlet}) + "\n", encoding="utf-8")
+    assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
+    return tmp_path / "index"
+
+
+def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index: Path, tmp_path: Path) -> None:
+    credits = _credit_checks(runner, index, tmp_path,
+                             ["seperti dilansir Reuters", "dikutip dari Daily Express", "seperti dilansir Guardian"])  # fmt: skip
     assert credits == [
         ("Reuters", None, "credits Reuters, which is not in the index; the claim was found in The Guardian"),
         (
@@ -189,34 +201,18 @@ def test_credit_checks_know_what_the_index_cannot_tell(runner: CliRunner, index:
 
 
 def test_a_credit_checks_against_an_outlet_the_index_names_its_own_way(runner: CliRunner, tmp_path: Path) -> None:
-    src = tmp_path / "sources.jsonl"
-    src.write_text(json.dumps({**SOURCES[0], "outlet": "guardian"}) + "\n", encoding="utf-8")
-    assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
-    article = tmp_path / "kredit.txt"
-    article.write_text(
-        "The White House called them legitimate targets, seperti dilansir The Guardian.\n", encoding="utf-8"
-    )
-    result = runner.invoke(main, ["--index", str(tmp_path / "index"), str(article), "--threshold", "0.01"])
-    attribution = json.loads(result.stdout)["sentences"][0]["attribution"]
+    index = _index_naming_the_guardian(runner, tmp_path, "guardian")
     # the alias table says "The Guardian", the index "guardian": the same outlet, not one missing from the index
-    assert (attribution["stated_outlet"], attribution["agrees"]) == ("guardian", True)
-    assert attribution["note"] == "credits guardian, which carries the claim"
+    assert _credit_checks(runner, index, tmp_path, ["seperti dilansir The Guardian"]) == [
+        ("guardian", True, "credits guardian, which carries the claim")
+    ]
 
 
 def test_a_credit_naming_two_outlets_agrees_when_either_carries_the_claim(
     runner: CliRunner, index: Path, tmp_path: Path
 ) -> None:
-    article = tmp_path / "kredit.txt"
-    article.write_text(
-        "The White House called them legitimate targets, seperti dilansir Reuters dan The Guardian.\n"
-        "The White House called them legitimate targets, seperti dilansir Daily Express dan Reuters.\n",
-        encoding="utf-8",
-    )
-    result = runner.invoke(main, ["--index", str(index), str(article), "--threshold", "0.01"])
-    assert result.exit_code == 0, result.stderr
-    credits = [(s["attribution"]["stated"], s["attribution"]["agrees"], s["attribution"]["note"])
-               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
-    assert credits == [
+    credits = ["seperti dilansir Reuters dan The Guardian", "seperti dilansir Daily Express dan Reuters"]
+    assert _credit_checks(runner, index, tmp_path, credits, stated="stated") == [
         ("The Guardian", True, "credits The Guardian, which carries the claim"),
         (
             "Daily Express",
@@ -227,21 +223,9 @@ def test_a_credit_naming_two_outlets_agrees_when_either_carries_the_claim(
 
 
 def test_a_credit_to_an_agency_agrees_with_its_syndicated_copy(runner: CliRunner, tmp_path: Path) -> None:
-    src = tmp_path / "sources.jsonl"
-    src.write_text(json.dumps({**SOURCES[0], "outlet": "NDTV (AFP)"}) + "\n", encoding="utf-8")
-    assert runner.invoke(main, ["index", "add", "--index", str(tmp_path / "index"), str(src)]).exit_code == 0
-    article = tmp_path / "kredit.txt"
-    article.write_text(
-        "The White House called them legitimate targets, dikutip dari AFP.\n"
-        "The White House called them legitimate targets, seperti dilansir Reuters.\n",
-        encoding="utf-8",
-    )
-    result = runner.invoke(main, ["--index", str(tmp_path / "index"), str(article), "--threshold", "0.01"])
-    assert result.exit_code == 0, result.stderr
-    credits = [(s["attribution"]["stated_outlet"], s["attribution"]["agrees"], s["attribution"]["note"])
-               for s in json.loads(result.stdout)["sentences"]]  # fmt: skip
+    index = _index_naming_the_guardian(runner, tmp_path, "NDTV (AFP)")
     # NDTV republished AFP's report: the credit is right, not "not in the index"
-    assert credits == [
+    assert _credit_checks(runner, index, tmp_path, ["dikutip dari AFP", "seperti dilansir Reuters"]) == [
         ("AFP", True, "credits AFP, whose report NDTV (AFP) carries"),
         ("Reuters", None, "credits Reuters, which is not in the index; the claim was found in NDTV (AFP)"),
     ]
