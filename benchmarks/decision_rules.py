@@ -9,14 +9,12 @@ ablated variants and the NTREX test half:
 from __future__ import annotations
 
 import argparse
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from tracer import DEFAULT_MODEL, load_embedder
-from tracer.evaluation._cases import case_variants, run_cases
-from tracer.evaluation._evaluate import Outcome, Protocol, calibrate, pooled_score, read_parallel_tsv, run_protocols
-from tracer.model._onnx import as_traced, int8_embedder, query_precision
+from _wide import trace_wide
+
+from tracer.evaluation._evaluate import Outcome, calibrate, pooled_score
 from tracer.tracing import _align
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -41,14 +39,7 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    base = load_embedder(DEFAULT_MODEL)
-    passages = int8_embedder(base, lambda message: None)
-    embedder = as_traced(base, base, query_precision())  # as `trace` encodes here
-    _align.ALIGN_TOP, _align.ALIGN_WITHIN = WIDEST
-    with tempfile.TemporaryDirectory() as tmp:
-        protocol = Protocol(layouts=("runs", "mixed"))
-        ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
-        real = run_cases(case_variants([args.cases], (1, 2, 3)), embedder, passages, Path(tmp) / "c", margin_k=4)
+    embedder, ntrex, real = trace_wide(args.ntrex, args.cases, args.runs, *WIDEST)
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]
     names = sorted({o.query.split for o in real})

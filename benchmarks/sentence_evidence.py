@@ -25,7 +25,6 @@ The data are traced once with word recall for the best 6 candidates whatever the
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,22 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _wide import trace_wide
 
-from tracer import DEFAULT_MODEL, load_embedder
+from tracer import DEFAULT_MODEL
 from tracer.evaluation import _evaluate
-from tracer.evaluation._cases import case_variants, run_cases
-from tracer.evaluation._evaluate import (
-    Outcome,
-    Protocol,
-    calibrate,
-    decide,
-    pooled_score,
-    read_parallel_tsv,
-    run_protocols,
-    score,
-)
+from tracer.evaluation._evaluate import Outcome, calibrate, decide, pooled_score, score
 from tracer.model._embed import unit_rows, word_rows
-from tracer.model._onnx import as_traced, int8_embedder, query_precision
 from tracer.tracing import _align, _judge
 from tracer.tracing._trace import query_texts
 
@@ -202,16 +191,7 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    base = load_embedder(DEFAULT_MODEL)
-    passages = int8_embedder(base, lambda message: None)
-    embedder = as_traced(base, base, query_precision())  # as `trace` encodes here
-    top, within = _align.ALIGN_TOP, _align.ALIGN_WITHIN
-    _align.ALIGN_TOP, _align.ALIGN_WITHIN = 6, 1.0
-    with tempfile.TemporaryDirectory() as tmp:
-        protocol = Protocol(layouts=("runs", "mixed"))
-        ntrex = run_protocols(read_parallel_tsv(args.ntrex), embedder, Path(tmp) / "n", protocol, args.runs)
-        real = run_cases(case_variants([args.cases], (1, 2, 3)), embedder, passages, Path(tmp) / "c", margin_k=4)
-    _align.ALIGN_TOP, _align.ALIGN_WITHIN = top, within
+    base, ntrex, real = trace_wide(args.ntrex, args.cases, args.runs, 6, 1.0)
     wide = ntrex + real
     words = word_evidence(base, wide)
     back, consensus = vector_evidence(base, wide)
