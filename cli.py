@@ -871,11 +871,21 @@ def _is_loopback(host: str) -> bool:
 @click.option("--cache-mb", type=click.IntRange(0, 1_000_000), default=PIECE_CACHE_MB, show_default=True,
               help="Memory for candidates' word pieces kept between articles (articles on one story "
                    "share originals); 0 keeps none.")  # fmt: skip
+@click.option("--request-timeout", type=click.FloatRange(0.1), default=15.0, show_default=True,
+              help="Seconds a client has to send a whole request (headers and body); past that, 408 and closed.")  # fmt: skip
+@click.option("--max-connections", type=click.IntRange(1), default=1000, show_default=True,
+              help="Open connections in all (kept below the open-file limit); more are answered 503 and closed.")  # fmt: skip
+@click.option("--max-client-connections", type=click.IntRange(0), default=32, show_default=True,
+              help="Open connections per client address (0: no cap); trusted proxies are exempt.")  # fmt: skip
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="ADDRS",
+              help="Comma-separated addresses of reverse proxies (nginx): their X-Forwarded-For is "
+                   "believed and they are exempt from --max-client-connections.")  # fmt: skip
 @common_options
 @errors_to_exit
 def serve_command(index_dir: Path | None, host: str, port: int, token: str | None, workers: int, queue_size: int,
                   timeout: float, max_body_bytes: int, max_sentences: int, threshold: float | None,
-                  allow_private_urls: bool, cors_origins: tuple[str, ...], cache_mb: int, verbose: int,
+                  allow_private_urls: bool, cors_origins: tuple[str, ...], cache_mb: int, request_timeout: float,
+                  max_connections: int, max_client_connections: int, forwarded_allow_ips: str, verbose: int,
                   quiet: bool) -> None:  # fmt: skip
     """Run tracer as a service: the editors' page at /, the API at /v1/trace and /v1/index,
     /healthz, /readyz and /openapi.json. The model and index load once, after the port is
@@ -887,6 +897,13 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
     import index as ix
     from tracer._api import Tracer
     from tracer._paths import resolve_index
+    from tracer.service._limits import (
+        AcceptErrorFilter,
+        ConnectionLimits,
+        fit_descriptors,
+        protocol_class,
+        raise_descriptor_limit,
+    )
     from tracer.service._service import ServiceSettings, create_app
 
     if not _is_loopback(host) and not token:
@@ -912,8 +929,14 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
         return tracing
 
     app = create_app(load, settings, on_fatal=stop)
+    proxies = frozenset(a.strip() for a in forwarded_allow_ips.split(",") if a.strip())
+    limits = fit_descriptors(ConnectionLimits(request_timeout, max_connections, max_client_connections, proxies),
+                             raise_descriptor_limit())  # fmt: skip
+    logging.getLogger("asyncio").addFilter(AcceptErrorFilter())
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                           server_header=False, lifespan="on"))  # fmt: skip
+                                           server_header=False, lifespan="on", http=protocol_class(limits),
+                                           forwarded_allow_ips=sorted(proxies),
+                                           backlog=min(2048, limits.max_connections)))  # fmt: skip
     _say(f"serving on http://{host}:{port}/ (index {path}); loading the model")
     server.run()
     if fatal:

@@ -309,14 +309,21 @@ class Fetcher:
         last_modified: str | None = None,
         headers: dict[str, str] | None = None,
         robots: bool = True,
+        budget: float | None = None,
     ) -> Page:
         """Fetch ``url`` (``kind`` "html" for articles, "feed" for feeds and sitemaps), retrying
-        transient failures. Raises :class:`FetchError` with a ``reason`` key."""
+        transient failures. ``budget``: seconds for the whole call, retries, waits and redirects
+        included (a request's time limit); no wait is slept that would outlast it. Raises
+        :class:`FetchError` with a ``reason`` key."""
         p = self.policy
+        end = None if budget is None else self._clock() + budget
         for attempt in range(p.retries + 1):
+            left = None if end is None else end - self._clock()
+            if left is not None and left <= 0:
+                raise FetchError(url, "timeout", f"no complete answer within the {budget:.1f} s budget")
             try:
                 return self._follow(url, kind, delay, allow_private, etag, last_modified, headers=headers,
-                                    check_robots=robots)  # fmt: skip
+                                    check_robots=robots, deadline=None if left is None else min(p.deadline, left))  # fmt: skip
             except _Overdue as exc:
                 raise FetchError(exc.url, exc.reason, exc.detail) from exc
             except _Transient as exc:
@@ -331,6 +338,9 @@ class Fetcher:
                     raise FetchError(
                         exc.url, "retry_after", f"server asks to wait {wait:.0f} s; will retry on the next run"
                     ) from exc
+                if end is not None and self._clock() + wait >= end:
+                    raise FetchError(exc.url, exc.reason, f"{exc.detail}; a retry in {wait:.1f} s would outlast "
+                                     f"the {budget:.1f} s budget") from exc  # fmt: skip
                 log.info("%s; retrying in %.1f s", exc, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")
@@ -392,8 +402,12 @@ class Fetcher:
         locked: bool = False,
         headers: dict[str, str] | None = None,
         check_robots: bool = True,
+        deadline: float | None = None,
     ) -> Page:
+        """Follow redirects by hand, each hop checked; ``deadline``: seconds for all the hops
+        (default: the policy's per exchange)."""
         seen = {url}
+        end = None if deadline is None else self._clock() + deadline
         current = url
         for _ in range(self.policy.max_redirects + 1):
             parts = urlsplit(current)
@@ -406,11 +420,14 @@ class Fetcher:
             ):
                 raise FetchError(current, "robots", "disallowed by robots.txt")
             host = self._host(current)
+            left = None if end is None else end - self._clock()
+            if left is not None and left <= 0:
+                raise _Overdue(url, "timeout", f"no complete answer within {deadline:.0f} s")
             if locked:
-                page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers)
+                page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers, left)
             else:
                 with host.lock:
-                    page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers)
+                    page_or_next = self._request(current, kind, etag, last_modified, host, delay, headers, left)
             if isinstance(page_or_next, Page):
                 return page_or_next
             current = page_or_next
@@ -428,9 +445,12 @@ class Fetcher:
         host: _Host,
         delay: float,
         extra: dict[str, str] | None,
+        deadline: float | None = None,
     ) -> Page | str:
-        """One request; returns the page, or the next URL of a redirect."""
+        """One request; returns the page, or the next URL of a redirect. ``deadline``: seconds
+        for this exchange, when less than the policy's."""
         p = self.policy
+        deadline = p.deadline if deadline is None else min(p.deadline, deadline)
         self._wait_turn(host, delay)
         headers = {"User-Agent": p.user_agent, "Accept-Encoding": "gzip, deflate", **(extra or {})}
         headers["Accept"] = "text/html,application/xhtml+xml;q=0.9" if kind == "html" else "*/*"
@@ -442,17 +462,19 @@ class Fetcher:
             raise FetchError(url, "timeout", f"host gave up for this run: {host.overdue} exchanges outlasted "
                              f"the {p.deadline:.0f} s deadline")  # fmt: skip
         started = self._clock()
-        watchdog = _Watchdog(p.deadline)
+        watchdog = _Watchdog(deadline)
+        timeout = httpx.Timeout(min(p.read_timeout, deadline), connect=min(p.connect_timeout, deadline))
         try:
-            with self._client.stream("GET", url, headers=headers, extensions={"trace": watchdog.trace}) as response:
-                return self._read(url, kind, response, started)
+            with self._client.stream("GET", url, headers=headers, timeout=timeout,
+                                     extensions={"trace": watchdog.trace}) as response:  # fmt: skip
+                return self._read(url, kind, response, started, deadline)
         except _Overdue:
             host.overdue += 1
             raise
         except httpx.TransportError as exc:
             if watchdog.fired.is_set():
                 host.overdue += 1
-                raise _Overdue(url, "timeout", f"no complete response within {p.deadline:.0f} s") from exc
+                raise _Overdue(url, "timeout", f"no complete response within {deadline:.0f} s") from exc
             if isinstance(exc, httpx.TimeoutException):
                 raise _Transient(url, "timeout", f"timed out ({type(exc).__name__})") from exc
             raise _Transient(url, "network", f"network error ({type(exc).__name__}: {exc})") from exc
@@ -466,7 +488,7 @@ class Fetcher:
             watchdog.cancel()
             host.next_at = self._clock() + max(delay, host.crawl_delay)
 
-    def _read(self, url: str, kind: str, response: httpx.Response, started: float) -> Page | str:
+    def _read(self, url: str, kind: str, response: httpx.Response, started: float, deadline: float) -> Page | str:
         p = self.policy
         status = response.status_code
         if status == 304:
@@ -495,8 +517,8 @@ class Fetcher:
             size += len(chunk)
             if size > p.max_bytes:
                 raise FetchError(url, "too_large", f"more than the cap of {p.max_bytes} bytes")
-            if self._clock() - started > p.deadline:
-                raise _Overdue(url, "timeout", f"response took longer than {p.deadline:.0f} s")
+            if self._clock() - started > deadline:
+                raise _Overdue(url, "timeout", f"response took longer than {deadline:.0f} s")
             chunks.append(chunk)
         return Page(
             url=url,

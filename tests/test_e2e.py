@@ -302,13 +302,40 @@ def test_eval_measures_the_int8_backend_when_asked(env, tmp_path: Path) -> None:
     assert int8["top1_any"] >= 0.9 and abs(int8["top1_any"] - torch["top1_any"]) <= 0.03
 
 
-@pytest.mark.skipif(not (REALCASES.exists() and SCORE_CASE.exists()), reason=f"real cases not found at {REALCASES}")
+def _cases() -> list[Path]:
+    return sorted(p for p in REALCASES.iterdir() if (p / "gold.json").exists()) if REALCASES.exists() else []
+
+
+def _gold_lines(case: Path) -> tuple[int, int]:
+    """(sourced, unsourced) gold lines of a case, as score_case.py counts them."""
+    queries = [q for article in json.loads((case / "gold.json").read_text(encoding="utf-8")) for q in article["queries"]]
+    return sum(q["url"] is not None for q in queries), sum(q["url"] is None for q in queries)
+
+
+NEWSROOM_FLOOR = {
+    # Lines traced right per case through `trace index add` + `trace`, scored by score_case.py
+    # (docs/quality.md), less one line each: bf16 encodings differ slightly between machines.
+    "an24-amur-crash": 13,  # measured 14 of 15
+    "energoatom-ministers-resign": 9,  # 10 of 11
+    "indonesia-joins-brics": 8,  # 9 of 9
+    "indonesians-in-mercenary-list": 9,  # 10 of 12
+    "poland-downs-russian-drones": 6,  # 7 of 9
+    "shoigu-replaced-belousov": 9,  # 10 of 13
+    "sumy-palm-sunday-strike": 9,  # 10-11 of 11
+    "trump-putin-alaska-indonesia": 2,  # 3 of 5
+    "whatsapp-telegram-calls": 10,  # 11 of 11
+}
+NEW_CASE_FLOOR = 0.5
+"""A case added to ../shared after these floors were measured must trace at least this share."""
+
+
+@pytest.mark.skipif(not (_cases() and SCORE_CASE.exists()), reason=f"real cases not found at {REALCASES}")
 def test_real_cases_traced_as_a_newsroom_would_meet_measured_figures(env, tmp_path: Path) -> None:
-    """`trace index add` + `trace` on each real case, scored by the CEO's own score_case.py (README table)."""
+    """`trace index add` + `trace` on each real case, scored by the CEO's own score_case.py."""
     import re
 
-    hits = lines = 0
-    for case in sorted(p for p in REALCASES.iterdir() if (p / "gold.json").exists()):
+    failures = []
+    for case in _cases():
         index, reports = tmp_path / case.name / "index", tmp_path / case.name / "reports"
         reports.mkdir(parents=True)
         add = run("index", "add", "--index", str(index), str(case / "sources.jsonl"), env=env)
@@ -318,23 +345,32 @@ def test_real_cases_traced_as_a_newsroom_would_meet_measured_figures(env, tmp_pa
         scored = subprocess.run([sys.executable, str(SCORE_CASE), str(case / "gold.json"), str(reports)],
                                 capture_output=True, text=True, check=True)  # fmt: skip
         p1, n = re.search(r"P@1=([\d.]+) .* n=(\d+)", scored.stdout).groups()  # type: ignore[union-attr]
-        hits, lines = hits + round(float(p1) * int(n)), lines + int(n)
-    # Measured: 35 of 39 (README, "Quality"); 34 before figures-first, 33 before credited-first,
-    # 31 before the credited outlet and before word recall; 4 with the rule before real cases were
-    # measured. Two lines of slack: bf16 encodings differ slightly between machines.
-    assert lines == 39
-    assert hits >= 33
+        sourced, _ = _gold_lines(case)
+        assert int(n) == sourced, case.name
+        hits = round(float(p1) * int(n))
+        floor = NEWSROOM_FLOOR.get(case.name, NEW_CASE_FLOOR * sourced)
+        if hits < floor:
+            failures.append(f"{case.name}: {hits} of {n} traced right, floor {floor}")
+    assert not failures, failures
 
 
-@pytest.mark.skipif(not REALCASES.exists(), reason=f"real cases not found at {REALCASES}")
+@pytest.mark.skipif(not _cases(), reason=f"real cases not found at {REALCASES}")
 def test_eval_reports_real_cases_and_their_ablated_variants(env) -> None:
-    done = run("eval", str(REALCASES), "--ablate", "1,2,3", env=env)
+    from tracer.evaluation._cases import ablated, read_case
+
+    seeds = (1, 2, 3)
+    done = run("eval", str(REALCASES), "--ablate", ",".join(map(str, seeds)), env=env)
     assert done.returncode == 0, done.stderr
     cases = json.loads(done.stdout)["cases"]
-    assert len(cases) == 3 + 9 + 2
-    full, ablated = cases["all cases"], cases["all ablated variants"]
-    assert (full["n_sourced"], ablated["n_sourced"], ablated["n_unsourced"]) == (39, 75, 42)
-    # Measured with the shipped rule (README): 0.897 / 0.680 traced right, 0.191 of ablated lines traced.
+    found = _cases()
+    assert len(cases) == len(found) * (1 + len(seeds)) + 2
+    full, variants = cases["all cases"], cases["all ablated variants"]
+    # what the figures count, read from gold.json (one traced sentence per gold line in these cases)
+    assert (full["n_sourced"], full["n_unsourced"]) == tuple(map(sum, zip(*map(_gold_lines, found), strict=True)))
+    lines = [q for case in found for s in seeds for a in ablated(read_case(case), s).articles for q in a.queries]
+    assert (variants["n_sourced"], variants["n_unsourced"]) == (sum(bool(q.accept) for q in lines),
+                                                                 sum(not q.accept for q in lines))  # fmt: skip
+    # Measured with the shipped rule (docs/quality.md): 0.885 traced right, 0.586 ablated at 0.220.
     assert full["top1"] >= 0.84
-    assert ablated["top1"] >= 0.65
-    assert ablated["wrong_source"] <= 0.25
+    assert variants["top1"] >= 0.54
+    assert variants["wrong_source"] <= 0.27

@@ -68,16 +68,20 @@ def before_iso(value: str | date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def fetch_article(url: str, max_bytes: int = DEFAULT_MAX_BYTES, *, allow_private: bool = True) -> Article:
+def fetch_article(
+    url: str, max_bytes: int = DEFAULT_MAX_BYTES, *, allow_private: bool = True, budget: float | None = None
+) -> Article:
     """An article page someone names: fetched once (no robots.txt: this is not crawling),
-    decoded, main text extracted. ``allow_private=False`` refuses loopback and private hosts."""
+    decoded, main text extracted. ``allow_private=False`` refuses loopback and private hosts.
+    ``budget``: seconds for the whole fetch, retries and waits included (a service request's
+    time left)."""
     import index as ix
     from index._charset import decode as decode_page
 
     policy = ix.FetchPolicy(max_bytes=max(max_bytes * 20, 5_000_000), retries=2, backoff=0.5)
     with ix.Fetcher(policy) as fetcher:
         try:
-            page = fetcher.get(url, kind="html", delay=0.0, allow_private=allow_private, robots=False)
+            page = fetcher.get(url, kind="html", delay=0.0, allow_private=allow_private, robots=False, budget=budget)
         except ix.FetchError as exc:
             raise InputError(f"cannot fetch {url}: {exc.detail}") from exc
     text, _ = decode_page(page.body, page.charset)

@@ -176,7 +176,8 @@ class TraceService:
                 raise ServiceError(503, "busy", f"{self._state.in_flight} articles are being traced or waiting; "
                                    "try again shortly", {"Retry-After": str(s.retry_after)})  # fmt: skip
             self._state.in_flight += 1
-        future: Future[tuple[str, str]] = self._pool.submit(self._work, tracer, request, state)
+        deadline = time.monotonic() + s.timeout
+        future: Future[tuple[str, str]] = self._pool.submit(self._work, tracer, request, state, deadline)
         future.add_done_callback(self._release)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), s.timeout)
@@ -189,12 +190,20 @@ class TraceService:
         with self._state.lock:
             self._state.in_flight -= 1
 
-    def _work(self, tracer: Any, request: TraceRequest, state: dict[str, Any]) -> tuple[str, str]:
+    def _work(self, tracer: Any, request: TraceRequest, state: dict[str, Any], deadline: float) -> tuple[str, str]:
+        """Runs in a worker. ``deadline`` is when the request answers 503 timeout: a URL fetch
+        gets the time left as its whole budget, retries and Retry-After waits included, so the
+        worker is free by then; work that would start after it is skipped."""
         from tracer._api import fetch_article, prepare
         from tracer.report._views import render
 
         if request.url is not None:
-            article = fetch_article(request.url, allow_private=self.settings.allow_private_urls)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServiceError(503, "timeout", "the request waited past its time limit")
+            article = fetch_article(request.url, allow_private=self.settings.allow_private_urls, budget=left)
+            if time.monotonic() >= deadline:
+                raise ServiceError(503, "timeout", "fetching the page took the request's whole time limit")
             prepared = prepare(article, tracer.detector)
         else:
             prepared = tracer.prepare(request.text, request.name)
@@ -213,10 +222,21 @@ class TraceService:
 # -- HTTP ----------------------------------------------------------------------------------------
 
 
+CLOSING = frozenset({401, 408, 413, 415})
+"""Answers after which the connection is closed: the client may still be sending a body that
+nobody will read (or should not be sending at all)."""
+
+
 def _error(exc: ServiceError) -> Any:
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status, headers=exc.headers)
+    headers = {**exc.headers, "Connection": "close"} if exc.status in CLOSING else exc.headers
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status, headers=headers)
+
+
+CLIENT_GONE = 499
+"""Status the access log records for a client that went away before its answer (nginx's code);
+nothing is sent."""
 
 
 async def read_body(request: Any, limit: int) -> bytes:
@@ -271,6 +291,8 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
 
     service = TraceService(load, settings)
 
+    from starlette.requests import ClientDisconnect
+
     def guarded(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
         async def endpoint(request: Any) -> Any:
             try:
@@ -279,6 +301,8 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
                 return _error(exc)
             except TracerError as exc:  # bad article, unreachable URL, ...: the client's to fix
                 return _error(ServiceError.of(exc))
+            except ClientDisconnect:  # went away mid-upload (or was too slow): one access line, no traceback
+                return Response(status_code=CLIENT_GONE)
 
         return endpoint
 
