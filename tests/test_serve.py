@@ -153,6 +153,20 @@ def test_trace_returns_the_schema_report_and_its_views(serve: Callable[..., Serv
         (json.dumps({"text": "\x00\x01\x02" * 100}).encode(), {}, 400, "bad_input"),
         (json.dumps({"url": "file:///etc/passwd"}).encode(), {}, 400, "bad_input"),
         (json.dumps({"text": ARTICLE}).encode(), {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+        # client mistakes that once gave 500 and two tracebacks
+        *[(json.dumps({"url": bad}).encode(), {}, 400, "bad_input") for bad in (5, [1], {"a": 1}, True)],
+        (json.dumps({"text": ARTICLE, "format": ["json"]}).encode(), {}, 400, "bad_input"),
+        (b'{"text": "x y z.", "top_k": Infinity}', {}, 400, "bad_input"),
+        (b'{"text": "x y z.", "top_k": NaN}', {}, 400, "bad_input"),
+        (b'{"text": "x y z.", "threshold": NaN}', {}, 400, "bad_input"),
+        (json.dumps({"text": ARTICLE, "top_k": 2.5}).encode(), {}, 400, "bad_input"),
+        (json.dumps({"text": ARTICLE, "top_k": True}).encode(), {}, 400, "bad_input"),
+        (b'{"text": "x y z.", "name": "\\ud800"}', {}, 400, "bad_input"),
+        (b'{"url": "https://a.example/\\udc80"}', {}, 400, "bad_input"),
+        (b'{"text": "x y z.", "\\ud800": 1}', {}, 400, "unknown_field"),
+        *[(json.dumps({"url": bad}).encode(), {}, 400, "bad_input")
+          for bad in ("http://[::1/", "http://[garbage]/", f"http://{'a' * 300}.example/", "http://")],
+        (json.dumps({"text": ARTICLE, "before": "1111" * 10_000}).encode(), {}, 400, "bad_input"),
     ],
 )
 def test_bad_requests_get_a_json_error_and_a_4xx(
@@ -162,6 +176,14 @@ def test_bad_requests_get_a_json_error_and_a_4xx(
     server.wait_ready()
     r = httpx.post(server.base + "/v1/trace", content=body, headers={"content-type": "application/json", **headers})
     assert error_of(r) == (status, code)
+    assert len(r.content) < 1000  # no echo of a client's huge value
+
+
+def test_an_unknown_field_name_is_echoed_short(serve: Callable[..., Server]) -> None:
+    server = serve()
+    server.wait_ready()
+    r = httpx.post(server.base + "/v1/trace", json={"text": ARTICLE, "k" * 990_000: 1})
+    assert error_of(r) == (400, "unknown_field") and len(r.content) < 500
 
 
 def test_limits_on_body_size_and_article_length(serve: Callable[..., Server]) -> None:

@@ -84,6 +84,8 @@ def fetch_article(
             page = fetcher.get(url, kind="html", delay=0.0, allow_private=allow_private, robots=False, budget=budget)
         except ix.FetchError as exc:
             raise InputError(f"cannot fetch {url}: {exc.detail}") from exc
+        except (ValueError, UnicodeError) as exc:  # unparseable URL, a host IDNA cannot encode
+            raise InputError(f"cannot fetch {url[:200]!r}: not a valid URL ({exc})") from None
     text, _ = decode_page(page.body, page.charset)
     return article_from_html(text, url, max_bytes)
 

@@ -83,43 +83,100 @@ class TraceRequest:
     fmt: str
 
 
+ECHO = 60
+"""Characters of a client's own value that an error message repeats."""
+
+
+def _echo(value: object) -> str:
+    """A client's value for an error message: short, and encodable whatever it held (lone surrogates)."""
+    text = str(value)
+    text = text if len(text) <= ECHO else f"{text[:ECHO]}..."
+    return repr(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _string(data: dict[str, Any], key: str) -> str | None:
+    """A string field, None when absent or empty; any other type, or text that is not valid
+    Unicode (a lone surrogate from a JSON escape), is the client's mistake."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ServiceError(400, "bad_input", f"'{key}' must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ServiceError(400, "bad_input", f"'{key}' is not valid Unicode (a lone surrogate?)") from None
+    return value
+
+
+def _number(data: dict[str, Any], key: str, kind: type, low: float, high: float) -> Any:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ServiceError(400, "bad_input", f"'{key}' must be a number from {low:g} to {high:g}")
+    try:
+        number = float(value)
+        if kind is int and number != int(number):
+            raise ValueError(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ServiceError(400, "bad_input", f"'{key}' must be {'an integer' if kind is int else 'a number'} "
+                           f"from {low:g} to {high:g}, not {_echo(value)}") from None  # fmt: skip
+    if not low <= number <= high:  # NaN fails this too
+        raise ServiceError(400, "bad_input", f"'{key}' must be from {low:g} to {high:g}, not {_echo(value)}")
+    return kind(number)
+
+
 def parse_request(data: dict[str, Any], *, default_format: str = "json") -> TraceRequest:
     """Check a request's fields (JSON body or the page's form) before any work is queued."""
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        raise ServiceError(
-            400, "unknown_field", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}"
-        )
-    text = data.get("text") or None
-    url = (data.get("url") or "").strip() or None
+        listed = ", ".join(_echo(k) for k in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise ServiceError(400, "unknown_field", f"unknown field(s) {listed}; known: {', '.join(sorted(FIELDS))}")
+    text = _string(data, "text")
+    url = _string(data, "url")
+    url = url.strip() or None if url is not None else None
     if (text is None) == (url is None):
         raise ServiceError(
             400, "bad_input", "give either 'text' (the article) or 'url' (its page), not both or neither"
         )
-    if text is not None and not isinstance(text, str):
-        raise ServiceError(400, "bad_input", "'text' must be a string")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ServiceError(400, "bad_input", f"'url' must be an http(s) URL, not {url[:80]!r}")
-    fmt = data.get("format") or default_format
+    if url is not None:
+        _check_url_syntax(url)
+    fmt = _string(data, "format") or default_format
     if fmt not in FORMATS:
-        raise ServiceError(400, "bad_input", f"'format' must be one of {', '.join(FORMATS)}, not {str(fmt)[:20]!r}")
-    try:
-        top_k = int(data["top_k"]) if data.get("top_k") not in (None, "") else 3
-        threshold = None if data.get("threshold") in (None, "") else float(data["threshold"])
-    except (TypeError, ValueError):
-        raise ServiceError(400, "bad_input", "'top_k' must be an integer and 'threshold' a number") from None
-    if not 1 <= top_k <= 20 or (threshold is not None and not 0.0 <= threshold <= 1.0):
-        raise ServiceError(400, "bad_input", "'top_k' must be 1 to 20 and 'threshold' 0 to 1")
-    before = data.get("before") or None
+        raise ServiceError(400, "bad_input", f"'format' must be one of {', '.join(FORMATS)}, not {_echo(fmt)}")
+    top_k = _number(data, "top_k", int, 1, 20)
+    top_k = 3 if top_k is None else top_k
+    threshold = _number(data, "threshold", float, 0.0, 1.0)
+    before = _string(data, "before")
     if before is not None:
         from tracer._api import before_iso
 
+        if len(before) > 40:
+            raise ServiceError(400, "bad_input", f"'before' must be a date such as 2025-08-13, not {_echo(before)}")
         try:
-            before = before_iso(str(before))
-        except InputError as exc:
-            raise ServiceError(400, "bad_input", str(exc)) from None
-    name = str(data.get("name") or url or "article")[:200]
+            before = before_iso(before)
+        except (InputError, ValueError, OverflowError):
+            raise ServiceError(400, "bad_input",
+                               f"'before' must be a date such as 2025-08-13, not {_echo(before)}") from None  # fmt: skip
+    name = (_string(data, "name") or url or "article")[:200]
     return TraceRequest(text, url, name, before, top_k, threshold, fmt)
+
+
+def _check_url_syntax(url: str) -> None:
+    """A URL that can be parsed and whose host can be encoded; where it points is checked when fetched."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        raise ServiceError(400, "bad_input", f"'url' must be an http(s) URL, not {_echo(url)}")
+    try:
+        host = urlsplit(url).hostname
+        if not host:
+            raise ValueError("no host")
+        if not host.startswith("["):
+            host.encode("idna")
+    except (ValueError, UnicodeError) as exc:
+        raise ServiceError(400, "bad_input", f"'url' is not a valid URL ({_echo(exc)[1:-1]}): {_echo(url)}") from None
 
 
 class TraceService:
