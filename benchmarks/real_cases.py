@@ -43,8 +43,8 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def row(label: str, figures: dict[str, float]) -> str:
-    return (f"{label:<34} {figures['n_sourced']:>5} {figures['top1']:>6.3f} {figures['top1_any']:>6.3f} "
-            f"{figures['n_unsourced']:>5} {figures['wrong_source']:>7.3f}")  # fmt: skip
+    return (f"{label:<44} {figures['n_sourced']:>5} {figures['top1']:>6.3f} {figures['top1_any']:>6.3f} "
+            f"{figures['top3']:>6.3f} {figures['n_unsourced']:>5} {figures['wrong_source']:>7.3f}")  # fmt: skip
 
 
 class PassagePieces:
@@ -101,7 +101,7 @@ def main() -> None:
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]
     names = sorted({o.query.split for o in real})
-    header = f"{'':<34} {'lines':>5} {'top1':>6} {'best':>6} {'unsrc':>5} {'wrong':>7}"
+    header = f"{'':<44} {'lines':>5} {'top1':>6} {'best':>6} {'top3':>6} {'unsrc':>5} {'wrong':>7}"
 
     def report(rule, held: list[str]) -> None:
         for name in held:
@@ -115,7 +115,8 @@ def main() -> None:
 
     print(
         f"model {embedder.info.name}, articles encoded in {queries}; "
-        "'top1' = traced to an accepted original, 'best' = best candidate right"
+        "'top1' = traced to an accepted original, 'best' = best candidate right, 'top3' = an accepted one "
+        "among the best three, 'wrong' = share of the lines without a source that were traced"
     )
     print("\nshipped rule (tracer/calibration.json)")
     try:

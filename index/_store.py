@@ -169,13 +169,23 @@ class IndexStore(CrawlState, VectorFile):
         except (sqlite3.DatabaseError, ValueError) as exc:
             conn.close()
             raise ReferenceIndexError(f"index at {path} is damaged ({exc}); rebuild it with `trace index add`") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        problem = _manifest_problem(manifest)
+        if problem is not None:
+            conn.close()
+            raise ReferenceIndexError(f"index at {path} is damaged: {problem}; rebuild it with `trace index add`")
+        if manifest.get("format") != FORMAT_VERSION:  # type: ignore[union-attr]
             conn.close()
             raise ReferenceIndexError(
-                f"index at {path} has format {manifest and manifest.get('format')}, this tracer reads "
+                f"index at {path} has format {manifest.get('format')}, this tracer reads "  # type: ignore[union-attr]
                 f"format {FORMAT_VERSION}; rebuild it with `trace index add`"
             )
-        return cls(path, conn, manifest, writable, exact_limit)
+        store = cls(path, conn, manifest, writable, exact_limit)  # type: ignore[arg-type]
+        try:
+            store.generation  # noqa: B018  (a damaged generation fails now, as one line)
+        except ReferenceIndexError:
+            conn.close()
+            raise
+        return store
 
     @classmethod
     def create(cls, path: Path, manifest: dict[str, object], *, exact_limit: int = _vectors.EXACT_LIMIT) -> IndexStore:
@@ -249,7 +259,16 @@ class IndexStore(CrawlState, VectorFile):
 
     @property
     def generation(self) -> int:
-        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        try:
+            generation = int(row[0])
+        except (TypeError, ValueError):
+            generation = -1
+        if generation < 0:
+            value = "missing" if row is None else repr(str(row[0])[:40])
+            raise ReferenceIndexError(f"index at {self.path} is damaged: its generation is {value}, not a count; "
+                                      "rebuild it with `trace index add`")  # fmt: skip
+        return generation
 
     def outlets(self) -> tuple[str, ...]:
         return tuple(r[0] for r in self._conn.execute("SELECT DISTINCT outlet FROM documents ORDER BY outlet"))
@@ -458,6 +477,22 @@ class IndexStore(CrawlState, VectorFile):
         if _vectors.is_exact(index):
             return np.stack([index.reconstruct(int(i)) for i in ids])
         return self._vectors_of(np.asarray(ids, dtype=np.int64))  # PQ codes are approximate
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    """What makes a stored manifest unreadable, or None: what the rest of the code relies on."""
+    if not isinstance(manifest, dict):
+        return f"its manifest is {type(manifest).__name__}, not an object"
+    model = manifest.get("model")
+    if not isinstance(model, dict):
+        return "its manifest names no model"
+    try:
+        info = ModelInfo(**model)
+    except TypeError as exc:
+        return f"its manifest's model is incomplete ({exc})"
+    if not isinstance(info.dim, int) or isinstance(info.dim, bool) or info.dim <= 0 or not isinstance(info.name, str):
+        return f"its manifest's model has no usable name and dimension ({info.name!r}, {info.dim!r})"
+    return None
 
 
 def _latest(value: str) -> datetime:

@@ -20,11 +20,17 @@ from typing import Any
 import faiss
 import numpy as np
 
+from tracer._errors import ReferenceIndexError
 from tracer._files import sha256_file
 
 from . import _vectors
 
 log = logging.getLogger(__name__)
+
+NORM_SLACK = 0.01
+"""How far a stored vector's length may be from 1 (all are normalized when written; int8 and
+bf16 encodings are normalized after): more is damage, which would otherwise come back as
+confident wrong matches."""
 
 
 class VectorFile:
@@ -82,8 +88,19 @@ class VectorFile:
         dim = self.model.dim
         rows = self._conn.execute(f"SELECT id, vector FROM units {where} ORDER BY id", params).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        bad = next((r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != 4 * dim), None)
+        if bad is not None:
+            raise self._damaged(f"the stored vector of unit {bad} is not {dim} float32 values")
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        norms = np.linalg.norm(vecs, axis=1) if len(rows) else np.zeros(0)
+        wrong = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > NORM_SLACK))
+        if len(wrong):
+            raise self._damaged(f"the stored vector of unit {ids[wrong[0]]} is not a unit vector "
+                                f"(norm {norms[wrong[0]]:.3g})")  # fmt: skip
         return ids, vecs
+
+    def _damaged(self, what: str) -> Exception:
+        return ReferenceIndexError(f"index at {self.path} is damaged: {what}; rebuild it with `trace index add`")
 
     def _stored(self, ids: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids found, their vectors) for ``ids``, ``chunk`` ids per query."""

@@ -58,8 +58,54 @@ def test_bad_options_are_input_errors(built: tuple[Path, HashEmbedder]) -> None:
     with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
         with pytest.raises(tracer.InputError, match="before: 'soon' is not a date"):
             t.trace(ARTICLE, before="soon")
-        with pytest.raises(tracer.InputError, match="top_k: 0 is out of range"):
-            t.trace(ARTICLE, top_k=0)
+        for bad in (0, 21, "3", 2.5, True):
+            with pytest.raises(tracer.InputError, match="top_k: expected an integer from 1 to 20"):
+                t.trace(ARTICLE, top_k=bad)  # type: ignore[arg-type]
+        for bad in (5, -1, float("nan"), "0.5"):
+            with pytest.raises(tracer.InputError, match="threshold: expected a number from 0 to 1"):
+                t.trace(ARTICLE, threshold=bad)  # type: ignore[arg-type]
+        with pytest.raises(tracer.InputError, match="before: expected a date"):
+            t.trace(ARTICLE, before=5)  # type: ignore[arg-type]
+        with pytest.raises(tracer.InputError, match="article: expected the article's text"):
+            t.trace(None)  # type: ignore[arg-type]
+        for bad in ("[::1", "http://[::1/", f"http://{'a' * 300}.example/"):
+            with pytest.raises(tracer.InputError, match="cannot fetch"):
+                t.trace_url(bad)
+        assert t.trace(ARTICLE, threshold=1).sentences[0].status != "traced"  # within range: still taken
+
+
+def test_close_waits_for_running_traces_and_later_calls_are_refused(built: tuple[Path, HashEmbedder]) -> None:
+    path, embedder = built
+
+    class Slow(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered, self.go = threading.Event(), threading.Event()
+
+        def embed(self, texts, *, role, show_progress=False):  # type: ignore[no-untyped-def]
+            if role == "query":
+                self.entered.set()
+                self.go.wait(10)
+            return super().embed(texts, role=role)
+
+    slow = Slow()
+    t = tracer.Tracer(path, slow, rule_for(slow.info.name))
+    results: list[object] = []
+    running = threading.Thread(target=lambda: results.append(t.trace(ARTICLE)))
+    running.start()
+    assert slow.entered.wait(5)
+    closing = threading.Thread(target=t.close)
+    closing.start()
+    closing.join(0.3)
+    assert closing.is_alive()  # waits for the running trace rather than closing its store under it
+    slow.go.set()
+    running.join(10)
+    closing.join(10)
+    assert not closing.is_alive() and isinstance(results[0], tracer.Report)
+    for call in (lambda: t.trace(ARTICLE), t.stats, lambda: t.generation):
+        with pytest.raises(tracer.TracerError, match="tracer is closed"):
+            call()
+    t.close()  # twice is harmless
 
 
 def test_threads_share_one_vector_index_and_a_refresh_gets_a_new_one(built: tuple[Path, HashEmbedder]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tracer._errors import InputError, ModelError, ReferenceIndexError
+from tracer._errors import InputError, ModelError, ReferenceIndexError, TracerError
 from tracer._paths import resolve_index
 from tracer.judgments._outlets import OutletTable
 from tracer.model import _embed
@@ -66,6 +66,17 @@ def before_iso(value: str | date | datetime | None) -> str | None:
             return value.date().isoformat()
         return value.isoformat()
     return None if value is None else value.isoformat()
+
+
+def check_options(top_k: object, threshold: object, before: object) -> None:
+    """A caller's tracing options, checked before any work, each error naming its argument."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 20:
+        raise InputError(f"top_k: expected an integer from 1 to 20, not {top_k!r}")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or not 0.0 <= threshold <= 1.0):  # fmt: skip
+        raise InputError(f"threshold: expected a number from 0 to 1 (or None), not {threshold!r}")
+    if before is not None and not isinstance(before, (str, date, datetime)):
+        raise InputError(f"before: expected a date, a datetime or an ISO string, not {type(before).__name__}")
 
 
 def fetch_article(
@@ -201,6 +212,10 @@ class Tracer:
         self._stores: queue.SimpleQueue[ix.IndexStore] = queue.SimpleQueue()
         self._all: list[ix.IndexStore] = []
         self._guard = threading.Lock()
+        self._idle = threading.Condition(self._guard)
+        self._active = 0
+        """Calls holding a pooled store; ``close`` waits for them."""
+        self._closed = False
         self._shared: tuple[int, Any] | None = None  # (generation, faiss index) searched by every pooled store
         # one encoder run or vector search at a time: each uses both cores (and torch tokenizers are not re-entrant)
         self._compute_lock = threading.Lock()
@@ -247,18 +262,27 @@ class Tracer:
         index are used by one thread at a time), reused across calls, caught up per generation."""
         import index as ix
 
+        with self._guard:
+            if self._closed:
+                raise TracerError("tracer is closed; open a new Tracer")
+            self._active += 1
         try:
-            store = self._stores.get_nowait()
-        except queue.Empty:
-            store = ix.IndexStore.open(self.path, threads=True)
-            with self._guard:
-                self._all.append(store)
-        try:
-            with store.snapshot():
-                self._share_vectors(store)
-                yield store
+            try:
+                store = self._stores.get_nowait()
+            except queue.Empty:
+                store = ix.IndexStore.open(self.path, threads=True)
+                with self._guard:
+                    self._all.append(store)
+            try:
+                with store.snapshot():
+                    self._share_vectors(store)
+                    yield store
+            finally:
+                self._stores.put(store)
         finally:
-            self._stores.put(store)
+            with self._guard:
+                self._active -= 1
+                self._idle.notify_all()
 
     def _share_vectors(self, store: Any) -> None:
         """One vector index per generation for all pooled stores (at 100k units it is ~150 MB)."""
@@ -284,8 +308,10 @@ class Tracer:
               top_k: int = 3, threshold: float | None = None) -> Report:  # fmt: skip
         """Trace an article's text (or one already :meth:`prepare`-d). ``before``: the article's
         own date; sources published later are ignored."""
-        if not 1 <= top_k <= 20:
-            raise InputError(f"top_k: {top_k} is out of range; give 1 to 20")
+        check_options(top_k, threshold, before)
+        if not isinstance(article, (str, Prepared)):
+            raise InputError(f"article: expected the article's text (str) or a Prepared article, "
+                             f"not {type(article).__name__}")  # fmt: skip
         prepared = article if isinstance(article, Prepared) else self.prepare(article, name)
         rule = self.rule.with_threshold(threshold)
         warnings = list(prepared.warnings)
@@ -315,6 +341,9 @@ class Tracer:
                   before: str | date | datetime | None = None, top_k: int = 3,
                   threshold: float | None = None) -> Report:  # fmt: skip
         """Fetch an article page, extract its text and trace it."""
+        check_options(top_k, threshold, before)
+        if not isinstance(url, str):
+            raise InputError(f"url: expected an http(s) URL as a string, not {type(url).__name__}")
         article = fetch_article(url, max_bytes, allow_private=allow_private)
         return self.trace(prepare(article, self.detector), before=before, top_k=top_k, threshold=threshold)
 
@@ -331,7 +360,11 @@ class Tracer:
     # -- lifetime -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Refuse new calls, wait for running ones to finish, then close the pooled stores.
+        Later calls raise ``TracerError("tracer is closed")``. Closing twice is harmless."""
         with self._guard:
+            self._closed = True
+            self._idle.wait_for(lambda: self._active == 0)
             for store in self._all:
                 store.close()
             self._all.clear()

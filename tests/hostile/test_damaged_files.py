@@ -64,3 +64,58 @@ def test_a_vector_file_without_its_recorded_checksum_is_not_trusted(tmp_path: Pa
     stray.write_bytes(vectors.read_bytes())
     with ix.IndexStore.open(path) as store:
         assert store._intact(vectors) and not store._intact(stray)
+
+
+def _meta(path: Path, key: str, value: str | None) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path / "index.sqlite") as conn:
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("manifest", "[1, 2]", "its manifest is list"),
+    ("manifest", '{"format": 2}', "its manifest names no model"),
+    ("manifest", '{"format": 2, "model": {"name": "x"}}', "its manifest's model is incomplete"),
+    ("generation", "many", "its generation is 'many'"),
+    ("generation", None, "its generation is missing"),
+])  # fmt: skip
+def test_damaged_metadata_is_one_line_and_exit_3_everywhere(tmp_path: Path, key: str, value: str | None,
+                                                             said: str) -> None:  # fmt: skip
+    path = tmp_path / "index"
+    build(path, HashEmbedder())
+    _meta(path, key, value)
+    article = tmp_path / "a.txt"
+    article.write_text("Sungai naik tujuh meter dalam semalam di kota itu, kata pejabat setempat.", encoding="utf-8")
+    for args in (["index", "stats", "--index", str(path)], ["--index", str(path), str(article)],
+                 ["serve", "--index", str(path), "--port", "0"]):  # fmt: skip
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 3, (args, result.output)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert "Traceback" not in result.stderr and len(errors) == 1, (args, result.stderr)
+        assert errors[0].startswith("Error: index at ") and "is damaged" in errors[0] and said in errors[0]
+
+
+def test_a_stored_vector_of_the_wrong_length_or_norm_is_damage_not_an_answer(tmp_path: Path) -> None:
+    """With the vector file gone, vectors are rebuilt from SQLite's copies: a corrupted one must
+    stop the search with a clear error, not come back as a score-1.0 match for every sentence."""
+    import sqlite3
+
+    import numpy as np
+
+    embedder = HashEmbedder()
+    for blob, said in ((b"\x00" * 12, "is not 64 float32 values"),
+                       ((np.ones(64, np.float32) * 50).tobytes(), "is not a unit vector"),
+                       (np.full(64, np.nan, np.float32).tobytes(), "is not a unit vector")):  # fmt: skip
+        path = tmp_path / f"index-{len(blob)}-{blob[:4].hex()}"
+        build(path, embedder)
+        with sqlite3.connect(path / "index.sqlite") as conn:
+            conn.execute("UPDATE units SET vector = ? WHERE id = (SELECT MIN(id) FROM units)", (blob,))
+        for f in path.glob("vectors-*.faiss*"):
+            f.unlink()
+        with pytest.raises(tracer.ReferenceIndexError, match=f"is damaged: the stored vector of unit \\d+ {said}"):
+            with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
+                t.trace(ARTICLE)

@@ -337,6 +337,7 @@ def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
         rank = next((r for r, x in enumerate(s[:10], start=1) if o.covers_gold(x.candidate)), None)
         rr.append(1.0 / rank if rank else 0.0)
     rr_arr = np.array(rr)
+    top3 = rr_arr >= 1 / 3 - 1e-9  # an accepted original among the best three candidates
     n_s, n_u = int(sourced.sum()), int((~sourced).sum())
 
     def share(mask: np.ndarray, among: np.ndarray, n: int) -> float:
@@ -348,6 +349,7 @@ def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
         "n_unsourced": n_u,
         "top1": share(traced & correct, sourced, n_s),
         "top1_any": share(correct, sourced, n_s),
+        "top3": share(top3, sourced, n_s),
         "mrr10": round(float(rr_arr[sourced].mean()), 4) if n_s else 0.0,
         "wrong_source": share(traced, ~sourced, n_u),
         "wrong_pick": share(traced & ~correct, sourced, n_s),
@@ -357,15 +359,16 @@ def score(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, float]:
 
 def pooled_score(groups: Sequence[tuple[Sequence[Outcome], DecisionRule]]) -> dict[str, float]:
     """``score``'s shares over several groups, each decided by its own rule (leave one case out)."""
-    n_s = n_u = right = best = wrong = 0
+    n_s = n_u = right = best = three = wrong = 0
     for outcomes, rule in groups:
         f = score(outcomes, rule)
         n_s, n_u = n_s + int(f["n_sourced"]), n_u + int(f["n_unsourced"])
         right += round(f["top1"] * f["n_sourced"])
         best += round(f["top1_any"] * f["n_sourced"])
+        three += round(f["top3"] * f["n_sourced"])
         wrong += round(f["wrong_source"] * f["n_unsourced"])
     return {"n_sourced": n_s, "n_unsourced": n_u, "top1": right / max(1, n_s), "top1_any": best / max(1, n_s),
-            "wrong_source": wrong / max(1, n_u)}  # fmt: skip
+            "top3": three / max(1, n_s), "wrong_source": wrong / max(1, n_u)}  # fmt: skip
 
 
 def score_by_lang(outcomes: Sequence[Outcome], rule: DecisionRule) -> dict[str, object]:

@@ -315,7 +315,7 @@ def dates(text: str, lang: str) -> _Dates:
                 continue  # "may" the verb
             months.setdefault(month, (m.start(), m.end()))
             before = re.search(r"(\d{1,2})(?:-?(?:го|е|st|nd|rd|th))?\s+$", text[max(0, m.start() - 8) : m.start()])
-            after = re.match(r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!\d)", text[m.end() : m.end() + 6])
+            after = re.match(r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!\d)", text[m.end() : m.end() + 7])
             if before:
                 start = m.start() - len(before.group(0))
                 day_months[(month, int(before.group(1)))] = (start, m.end())
