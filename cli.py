@@ -844,6 +844,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+"""Host headers a service bound to loopback answers by default: a browser page on another
+name cannot reach it through DNS rebinding."""
+
+
 @main.command("serve")
 @index_option
 @click.option(
@@ -877,6 +882,9 @@ def _is_loopback(host: str) -> bool:
               help="Open connections in all (kept below the open-file limit); more are answered 503 and closed.")  # fmt: skip
 @click.option("--max-client-connections", type=click.IntRange(0), default=32, show_default=True,
               help="Open connections per client address (0: no cap); trusted proxies are exempt.")  # fmt: skip
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A Host header to serve (repeatable; '*.example.org' allowed). On a loopback address only "
+                   "loopback names are served unless named here; elsewhere any, unless named here.")  # fmt: skip
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="ADDRS",
               help="Comma-separated addresses of reverse proxies (nginx): their X-Forwarded-For is "
                    "believed and they are exempt from --max-client-connections.")  # fmt: skip
@@ -885,8 +893,8 @@ def _is_loopback(host: str) -> bool:
 def serve_command(index_dir: Path | None, host: str, port: int, token: str | None, workers: int, queue_size: int,
                   timeout: float, max_body_bytes: int, max_sentences: int, threshold: float | None,
                   allow_private_urls: bool, cors_origins: tuple[str, ...], cache_mb: int, request_timeout: float,
-                  max_connections: int, max_client_connections: int, forwarded_allow_ips: str, verbose: int,
-                  quiet: bool) -> None:  # fmt: skip
+                  max_connections: int, max_client_connections: int, allowed_hosts: tuple[str, ...],
+                  forwarded_allow_ips: str, verbose: int, quiet: bool) -> None:  # fmt: skip
     """Run tracer as a service: the editors' page at /, the API at /v1/trace and /v1/index,
     /healthz, /readyz and /openapi.json. The model and index load once, after the port is
     bound (/readyz says when); a refresh published meanwhile is used from the next request on.
@@ -914,9 +922,13 @@ def serve_command(index_dir: Path | None, host: str, port: int, token: str | Non
         ix.IndexStore.open(path).close()  # a wrong --index fails now, before the port is bound
     if not quiet:
         logging.getLogger("tracer.access").setLevel(logging.INFO)
+    for name in allowed_hosts:
+        if "*" in name[1:] or (name.startswith("*") and not name.startswith("*.")):
+            raise tracer.InputError(f"--allowed-host {name!r}: a wildcard goes only at the start, as '*.example.org'")
+    hosts = (*LOOPBACK_NAMES, *allowed_hosts) if _is_loopback(host) else (allowed_hosts or None)
     settings = ServiceSettings(max_body_bytes=max_body_bytes, max_sentences=max_sentences, timeout=timeout,
                                workers=workers, queue=queue_size, token=token, allow_private_urls=allow_private_urls,
-                               cors_origins=cors_origins)  # fmt: skip
+                               cors_origins=cors_origins, allowed_hosts=hosts)  # fmt: skip
     fatal: list[TracerError] = []
 
     def stop(exc: TracerError) -> None:

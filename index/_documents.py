@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tracer import InputError, SourceDoc
 
@@ -44,6 +45,11 @@ def parse_published(value: object) -> str | None:
         ) from None
 
 
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+"""Control characters, and the bidirectional controls that can make a name display reversed
+(U+202E RIGHT-TO-LEFT OVERRIDE): no outlet name or title needs them."""
+
+
 def document_from_record(record: object) -> Document:
     """Validate one decoded JSON object; the error text names the field and what is expected."""
     if not isinstance(record, dict):
@@ -61,9 +67,20 @@ def document_from_record(record: object) -> Document:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError(f'"{field}" holds a lone surrogate (\\ud800-\\udfff escape): not text') from None
+    for field in ("outlet", "title"):
+        value = record.get(field)
+        if isinstance(value, str) and (bad := _CONTROLS.search(re.sub(r"[\t\n\r]", " ", value))):
+            raise ValueError(f'"{field}" holds the control character U+{ord(bad.group()):04X}; a name or title '
+                             "is plain text on one line")  # fmt: skip
     url = record["url"].strip()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f'"url" must start with http:// or https://, got {url!r}')
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise ValueError(f'"url" must name a host, got {url[:200]!r}')
     if _NOT_IN_URLS.search(url):
         raise ValueError(f'"url" must not contain spaces, control characters or <>"{{}}|\\^`, got {url!r}')
     lang = record["lang"].strip().lower()
@@ -76,7 +93,8 @@ def document_from_record(record: object) -> Document:
         published = parse_published(record.get("published"))
     except ValueError as exc:
         raise ValueError(f'"published" {exc}') from None
-    meta = SourceDoc(url=url, outlet=record["outlet"].strip(), lang=lang, title=title.strip(), published=published)
+    outlet, title = (" ".join(v.split()) for v in (record["outlet"], title))  # one line each
+    meta = SourceDoc(url=url, outlet=outlet, lang=lang, title=title, published=published)
     return Document(meta=meta, text=record["text"])
 
 

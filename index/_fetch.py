@@ -128,12 +128,11 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
     except FetchError as exc:
         raise type(exc)(url, exc.reason, exc.detail) from exc
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        ip = getattr(ip, "ipv4_mapped", None) or ip
+        ip = embedded_ipv4(ipaddress.ip_address(address.split("%", 1)[0]))
         if ip.is_link_local or ip in _METADATA:  # cloud metadata endpoints: never, whatever is allowed
             raise FetchError(url, "private_address", f"{host} resolves to the link-local address {address}, "
                              "which tracer never fetches (cloud metadata services live there)")  # fmt: skip
-        if not allow_private and not ip.is_global:
+        if not allow_private and (not ip.is_global or getattr(ip, "is_site_local", False)):
             raise FetchError(
                 url,
                 "private_address",
@@ -144,6 +143,29 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
 
 
 _METADATA = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
+
+_EMBEDDING = [
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated): ::127.0.0.1
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix
+    ipaddress.ip_network("64:ff9b:1::/48"),  # NAT64, local-use prefix
+]
+"""IPv6 ranges whose last 32 bits are an IPv4 address that a translator or a stack may reach."""
+
+
+def embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, translated, NAT64, 6to4),
+    so that it is judged as that address; other addresses as they are."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    for network in _EMBEDDING:
+        if ip in network and int(ip) & 0xFFFFFFFF and ip != ipaddress.IPv6Address("::1"):
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 """Metadata services outside the link-local ranges (Alibaba Cloud, AWS over IPv6)."""
 
 

@@ -113,6 +113,24 @@ def test_urls_with_characters_no_url_may_hold_are_refused(url: str) -> None:
         document_from_record({**GOOD, "url": url})
 
 
+@pytest.mark.parametrize(("field", "value", "code"), [("outlet", "Reu\x00ters", "0000"), ("outlet", "\x1b[31mTASS", "001B"),
+                                                     ("title", "Breaking \u202etxet", "202E"), ("title", "a\u2066b", "2066")])  # fmt: skip
+def test_control_and_bidi_characters_in_names_and_titles_are_refused(field: str, value: str, code: str) -> None:
+    with pytest.raises(ValueError, match=f'"{field}" holds the control character U\\+{code}'):
+        document_from_record({**GOOD, field: value})
+
+
+def test_line_breaks_in_names_and_titles_become_spaces() -> None:
+    doc = document_from_record({**GOOD, "outlet": " The\tGuardian ", "title": "Line one\nline two"})
+    assert (doc.meta.outlet, doc.meta.title) == ("The Guardian", "Line one line two")
+
+
+@pytest.mark.parametrize("url", ["http://", "https://", "http:///path", "http://[::1/"])
+def test_a_url_without_a_host_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match='"url" must name a host'):
+        document_from_record({**GOOD, "url": url})
+
+
 def test_a_runaway_line_is_refused_in_bounded_memory_and_others_are_named(tmp_path: Path) -> None:
     path = write(
         tmp_path / "hostile.jsonl",

@@ -355,6 +355,46 @@ def test_the_page_traces_a_pasted_article_and_offers_downloads(serve: Callable[.
     assert md.headers["content-disposition"].endswith('.md"') and md.text.startswith("###")
     bad = httpx.post(server.base + "/", data={"text": "", "url": "", "format": "html"})
     assert bad.status_code == 400 and "Error: give either" in bad.text and "<form" in bad.text
+    # the report sits in the page as a fragment: one document, one <html>, <body> and <title>
+    for tag in ("<html", "<body", "<title", "<!DOCTYPE"):
+        assert r.text.count(tag) == 1, tag
+    head = httpx.head(server.base + "/")
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
+
+
+def test_api_errors_give_no_command_line_advice(serve: Callable[..., Server]) -> None:
+    server = serve(max_body_bytes=3_000_000)
+    server.wait_ready()
+    r = httpx.post(server.base + "/v1/trace", json={"text": "Kata kata. " * 100_000}, timeout=30)  # 1.1 MB
+    assert error_of(r) == (400, "bad_input") and "larger than the 1,000,000-byte limit" in r.json()["error"]["message"]
+    assert "--max-bytes" not in r.text
+    from tracer._errors import InputError
+
+    assert str(InputError("m", cli_hint="pass --max-bytes N")) == "m; pass --max-bytes N"  # the CLI keeps its advice
+
+
+def test_host_header_is_checked_and_no_redirect_names_it(serve: Callable[..., Server]) -> None:
+    server = serve(allowed_hosts=("127.0.0.1", "localhost", "[::1]", "::1"))
+    server.wait_ready()
+    assert httpx.get(server.base + "/healthz").status_code == 200
+    rebound = httpx.post(server.base + "/v1/trace", json={"text": ARTICLE}, headers={"Host": "attacker.example"})
+    assert rebound.status_code == 400
+    r = httpx.post(server.base + "/v1/trace/", json={"text": ARTICLE})
+    assert r.status_code == 404 and "location" not in r.headers
+    anywhere = serve()  # bound elsewhere behind a token: any Host, still no redirect
+    anywhere.wait_ready()
+    assert httpx.get(anywhere.base + "/healthz", headers={"Host": "tracer.newsroom.example"}).status_code == 200
+
+
+def test_index_stats_after_the_index_is_deleted_is_a_clear_503(serve: Callable[..., Server], index_dir: Path) -> None:
+    import shutil
+
+    server = serve()
+    server.wait_ready()
+    assert httpx.get(server.base + "/v1/index").status_code == 200
+    shutil.rmtree(index_dir)
+    r = httpx.get(server.base + "/v1/index")
+    assert error_of(r) == (503, "not_ready") and str(index_dir) in r.json()["error"]["message"]
 
 
 def test_one_access_line_per_request(serve: Callable[..., Server], caplog: pytest.LogCaptureFixture) -> None:
@@ -371,6 +411,19 @@ def test_one_access_line_per_request(serve: Callable[..., Server], caplog: pytes
     method, path, status, ms, sentences = lines[0].split()
     assert (method, path, status, sentences) == ("POST", "/v1/trace", "200", "sentences=2") and ms.endswith("ms")
     assert lines[1].startswith("GET /nowhere 404 ")
+
+
+def test_a_path_cannot_forge_an_access_line(serve: Callable[..., Server], caplog: pytest.LogCaptureFixture) -> None:
+    server = serve()
+    server.wait_ready()
+    with caplog.at_level(logging.INFO, logger="tracer.access"):
+        httpx.get(server.base + "/x%0AGET%20/v1/trace%20200%201ms%0D%1b[31m")
+        deadline = time.monotonic() + 5
+        while not [r for r in caplog.records if r.name == "tracer.access"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "tracer.access"]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert line.startswith("GET /x\\x0aGET /v1/trace 200 1ms\\x0d\\x1b[31m 404 ")
 
 
 def test_no_cors_unless_configured(serve: Callable[..., Server]) -> None:

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 
 class TracerError(Exception):
-    """Base class: something the user can act on (bad input, bad index, bad config)."""
+    """Base class: something the user can act on (bad input, bad index, bad config).
+
+    ``cli_hint``: a fix that only makes sense on the command line ("pass --max-bytes N"); it
+    follows the message in ``str(exc)``, and the service leaves it out (``message``).
+    """
 
     exit_code = 1
     http_status = 500
     code = "error"
+
+    def __init__(self, message: str = "", *, cli_hint: str | None = None) -> None:
+        super().__init__(f"{message}; {cli_hint}" if cli_hint else message)
+        self.message = message
 
 
 class InputError(TracerError):

@@ -33,6 +33,26 @@ def test_metadata_and_link_local_addresses_are_refused_even_when_private_ones_ar
     assert exc.value.reason == "private_address"
 
 
+@pytest.mark.parametrize("address", ["::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:0:7f00:1",
+                                     "64:ff9b:1::a00:5", "fec0::1", "::ffff:10.0.0.5"])  # fmt: skip
+def test_ipv6_forms_of_private_addresses_are_refused_as_what_they_embed(address: str) -> None:
+    with pytest.raises(ix.FetchError, match="non-public address") as exc:
+        check_url("http://sneaky.example/", allow_private=False, resolver=lambda h, p: [address])
+    assert exc.value.reason == "private_address"
+
+
+@pytest.mark.parametrize("address", ["::169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::",
+                                     "::ffff:0:a9fe:a9fe", "64:ff9b::6464:64c8"])  # fmt: skip
+def test_ipv6_forms_of_the_metadata_service_are_refused_even_with_private_addresses_allowed(address: str) -> None:
+    with pytest.raises(ix.FetchError, match="never fetches"):
+        check_url("http://sneaky.example/", allow_private=True, resolver=lambda h, p: [address])
+
+
+def test_public_ipv6_addresses_pass() -> None:
+    assert check_url("http://news.example/", allow_private=False, resolver=lambda h, p: ["2a00:1450:4001:80b::200e"])
+    assert check_url("http://news.example/", allow_private=False, resolver=lambda h, p: ["64:ff9b::808:808"])
+
+
 def test_a_redirect_to_the_metadata_service_is_refused_with_private_addresses_allowed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})

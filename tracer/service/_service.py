@@ -14,11 +14,13 @@ import asyncio
 import hmac
 import json
 import logging
+import re
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -49,6 +51,9 @@ class ServiceSettings:
     allow_private_urls: bool = False
     cors_origins: tuple[str, ...] = ()
     retry_after: int = 2
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host header values served (None: any); `trace serve` on a loopback address allows only
+    loopback names unless told others (--allowed-host)."""
 
 
 class ServiceError(Exception):
@@ -61,7 +66,9 @@ class ServiceError(Exception):
     @classmethod
     def of(cls, exc: ServiceError | TracerError) -> ServiceError:
         """A library error as the client sees it: its own HTTP status and code."""
-        return exc if isinstance(exc, ServiceError) else cls(exc.http_status, exc.code, str(exc))
+        if isinstance(exc, ServiceError):
+            return exc
+        return cls(exc.http_status, exc.code, exc.message or str(exc))  # without command-line advice
 
 
 @dataclass
@@ -81,6 +88,8 @@ class TraceRequest:
     top_k: int
     threshold: float | None
     fmt: str
+    fragment: bool = False
+    """HTML as a fragment for the editors' page (its body only), not a document of its own."""
 
 
 ECHO = 60
@@ -252,7 +261,7 @@ class TraceService:
         gets the time left as its whole budget, retries and Retry-After waits included, so the
         worker is free by then; work that would start after it is skipped."""
         from tracer._api import fetch_article, prepare
-        from tracer.report._views import render
+        from tracer.report._views import render, render_html_body
 
         if request.url is not None:
             left = deadline - time.monotonic()
@@ -269,11 +278,17 @@ class TraceService:
             raise ServiceError(413, "too_long", f"the article has {len(prepared.sentences)} sentences; "
                                f"this service traces up to {self.settings.max_sentences} per request")  # fmt: skip
         report = tracer.trace(prepared, before=request.before, top_k=request.top_k, threshold=request.threshold)
+        if request.fragment and request.fmt == "html":
+            return render_html_body(report), FORMATS["html"]
         return render(report, request.fmt), FORMATS[request.fmt]
 
     async def stats(self) -> dict[str, Any]:
         tracer = self.tracer
-        return await asyncio.to_thread(tracer.stats)
+        try:
+            return await asyncio.to_thread(tracer.stats)
+        except (OSError, sqlite3.Error) as exc:  # the index directory removed or damaged while serving
+            raise ServiceError(503, "not_ready", f"the index at {tracer.path} cannot be read ({exc})",
+                               {"Retry-After": str(self.settings.retry_after)}) from None  # fmt: skip
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -391,13 +406,13 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
 
     async def page(request: Any) -> Any:
         headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return HTMLResponse(_webpage.page(token_field=bool(settings.token)), headers=headers)
         values: dict[str, str] = {}
         try:
             values = _form(await read_body(request, settings.max_body_bytes))
             service.check_token(values.pop("token", None) or None)
-            parsed = parse_request(values, default_format="html")
+            parsed = replace(parse_request(values, default_format="html"), fragment=True)
             body, media = await service.run(parsed, request.scope.setdefault("state", {}))
         except (ServiceError, TracerError) as exc:
             err = ServiceError.of(exc)
@@ -417,6 +432,11 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
         service.close()
 
     middleware = [Middleware(AccessLog)]
+    if settings.allowed_hosts is not None:  # a page elsewhere cannot reach a loopback service by DNS rebinding
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts),
+                                     www_redirect=False))  # fmt: skip
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
@@ -432,12 +452,13 @@ def create_app(load: Callable[[], Any], settings: ServiceSettings = ServiceSetti
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={404: _not_found, 405: _not_allowed, 500: _internal})  # fmt: skip
+    app.router.redirect_slashes = False  # a redirect would name whatever Host the client sent
     app.state.service = service
     return app
 
 
 async def _not_found(request: Any, exc: Exception) -> Any:
-    return _error(ServiceError(404, "not_found", f"no such endpoint: {request.url.path}"))
+    return _error(ServiceError(404, "not_found", f"no such endpoint: {_echo(request.url.path)}"))
 
 
 async def _not_allowed(request: Any, exc: Exception) -> Any:
@@ -447,6 +468,17 @@ async def _not_allowed(request: Any, exc: Exception) -> Any:
 async def _internal(request: Any, exc: Exception) -> Any:
     log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error(ServiceError(500, "internal", "internal error; the server log has the details"))
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def loggable(path: str, limit: int = 300) -> str:
+    """A request path as one safe log field: control characters escaped (a decoded %0A would
+    start a forged log line), lone surrogates too, and long paths cut."""
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", path)  # fmt: skip
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 class AccessLog:
@@ -472,5 +504,5 @@ class AccessLog:
             await self.app(scope, receive, recording)
         finally:
             sentences = scope["state"].get("sentences", "-")
-            access_log.info("%s %s %d %.0fms sentences=%s", scope["method"], scope["path"], status[0],
+            access_log.info("%s %s %d %.0fms sentences=%s", scope["method"], loggable(scope["path"]), status[0],
                             (time.perf_counter() - start) * 1000, sentences)  # fmt: skip

@@ -34,9 +34,8 @@ _UTF16 = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 
 def decode(raw: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     if len(raw) > max_bytes:
-        raise InputError(
-            f"{name}: larger than the {max_bytes:,}-byte limit for one article; pass --max-bytes N to raise it"
-        )
+        raise InputError(f"{name}: larger than the {max_bytes:,}-byte limit for one article",
+                         cli_hint="pass --max-bytes N to raise it")  # fmt: skip
     encoding = _UTF16.get(raw[:2])
     if encoding is not None:  # Windows editors save "Unicode" text so: decode it, NULs and all
         try:
@@ -48,10 +47,8 @@ def decode(raw: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{name}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            f"convert it first, e.g. iconv -f windows-1252 -t utf-8 {name}"
-        ) from None
+        raise InputError(f"{name}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                         cli_hint=f"convert it first, e.g. iconv -f windows-1252 -t utf-8 {name}") from None  # fmt: skip
     if not text.strip():
         raise InputError(f"{name}: the file is empty")
     return Article(name=name, text=text.replace("\r\n", "\n").replace("\r", "\n"))
