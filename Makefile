@@ -39,6 +39,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory smoke-install
 

@@ -75,7 +75,7 @@ def test_bad_options_are_input_errors(built: tuple[Path, HashEmbedder]) -> None:
 
 
 def test_close_waits_for_running_traces_and_later_calls_are_refused(built: tuple[Path, HashEmbedder]) -> None:
-    path, embedder = built
+    path, _ = built
 
     class Slow(HashEmbedder):
         def __init__(self) -> None:

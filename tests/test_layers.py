@@ -1,100 +1,54 @@
-"""The import layers hold: tracer's core <- index <- tracer's top (library entry point, service,
-evaluation) <- cli. Every import counts, those inside functions too."""
+"""The import layers are import-linter contracts (pyproject.toml, `lint-imports` in `make test`).
+What they cannot say: the benchmarks, scripts outside any package, never import the CLI either,
+and the contracts themselves are in force (a broken configuration would pass everything)."""
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
-TOP = ("tracer._api", "tracer.evaluation", "tracer.service")
-"""Modules that may use both halves: they sit above ``index``."""
 
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(path: Path) -> list[tuple[str, ast.AST, bool]]:
-    """(imported module, node, inside a function) for every import in ``path``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    # imports in functions and under `if TYPE_CHECKING:` run later or never: not at import time
-    deferred = [
-        f
-        for f in ast.walk(tree)
-        if isinstance(f, ast.FunctionDef)
-        or (isinstance(f, ast.If) and isinstance(f.test, ast.Name) and f.test.id == "TYPE_CHECKING")
-    ]
-    functions = {id(n) for f in deferred for n in ast.walk(f)}
-    out = []
-    for node in ast.walk(tree):
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            out.extend((alias.name, node, id(node) in functions) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                target = f"{base}.{node.module}" if node.module else base
-                # `from . import _embed` names a module
-                out.extend((f"{target}.{a.name}" if not node.module else target, node, id(node) in functions)
-                           for a in node.names)  # fmt: skip
-            else:  # `from tracer import _api` names a module; `from tracer import Tracer` counts as `tracer`
-                out.append((node.module or "", node, id(node) in functions))
-                out.extend((f"{node.module}.{a.name}", node, id(node) in functions) for a in node.names
-                           if a.name.startswith("_") and not a.name.startswith("__"))  # fmt: skip
-    return out
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+    return names
 
 
-def ours(target: str) -> str | None:
-    top = target.split(".")[0]
-    return target if top in ("tracer", "index", "cli") else None
-
-
-def layer(module: str) -> int:
-    if module == "cli":
-        return 3
-    if module.startswith(TOP):
-        return 2
-    if module.startswith("index"):
-        return 1
-    return 0
-
-
-def sources() -> list[Path]:
-    return [*sorted((ROOT / "tracer").rglob("*.py")), *sorted((ROOT / "index").glob("*.py")), ROOT / "cli.py"]
-
-
-def test_no_module_imports_a_layer_above_its_own() -> None:
-    broken = []
-    for path in sources():
-        name = module_name(path)
-        for target, node, in_function in imports(path):
-            target = ours(target) or ""
-            if not target or target == name:
-                continue
-            if name == "tracer" and in_function:
-                continue  # tracer/__init__'s lazy __getattr__ (and its type hints): `tracer.Tracer` loads on first use
-            if layer(target) > layer(name):
-                broken.append(f"{path.relative_to(ROOT)}:{node.lineno} ({name}, layer {layer(name)}) imports "
-                              f"{target} (layer {layer(target)})")  # fmt: skip
-    assert broken == []
-
-
-def test_nothing_but_the_entry_point_imports_cli() -> None:
-    users = [
-        str(p.relative_to(ROOT))
-        for p in [*sources(), *sorted((ROOT / "benchmarks").glob("*.py"))]
-        if p.name != "cli.py" and any(t == "cli" or t.startswith("cli.") for t, _, _ in imports(p))
-    ]
+def test_no_benchmark_imports_the_cli() -> None:
+    users = [p.name for p in sorted((ROOT / "benchmarks").glob("*.py"))
+             if any(n == "cli" or n.startswith("cli.") for n in imported(p))]  # fmt: skip
     assert users == []
 
 
-def test_the_rule_is_checked_on_real_imports() -> None:
-    """The checker sees relative, absolute and in-function imports (a broken checker passes everything)."""
-    found = {(t, f) for t, _, f in imports(ROOT / "tracer" / "_api.py")}
-    assert ("tracer.tracing._trace", False) in found and ("index", True) in found
-    assert ("tracer.model._embed", False) in found  # `from . import _embed`
-    assert layer("tracer.tracing._trace") < layer("index._store") < layer("tracer._api") < layer("cli")
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+@pytest.mark.skipif(not LINT.exists() and not shutil.which("lint-imports"), reason="import-linter not installed")
+def test_the_contracts_catch_a_core_module_importing_index(tmp_path: Path) -> None:
+    """A copy of the tree with one forbidden import breaks exactly the core's contract."""
+    for name in ("tracer", "index"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.onnx"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    lint = str(LINT if LINT.exists() else shutil.which("lint-imports"))
+    kept = subprocess.run([lint, "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(tmp_path), "PATH": ""})  # fmt: skip
+    assert kept.returncode == 0, kept.stdout[-2000:]
+    match = tmp_path / "tracer" / "tracing" / "_match.py"
+    match.write_text(match.read_text(encoding="utf-8") + "\n\ndef _late() -> None:\n    import index  # noqa\n",
+                     encoding="utf-8")  # fmt: skip
+    broken = subprocess.run([lint, "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(tmp_path), "PATH": ""})  # fmt: skip
+    assert broken.returncode != 0
+    assert "tracer's core imports neither index nor anything above it BROKEN" in broken.stdout

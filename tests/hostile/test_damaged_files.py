@@ -116,6 +116,8 @@ def test_a_stored_vector_of_the_wrong_length_or_norm_is_damage_not_an_answer(tmp
             conn.execute("UPDATE units SET vector = ? WHERE id = (SELECT MIN(id) FROM units)", (blob,))
         for f in path.glob("vectors-*.faiss*"):
             f.unlink()
-        with pytest.raises(tracer.ReferenceIndexError, match=f"is damaged: the stored vector of unit \\d+ {said}"):
-            with tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t:
-                t.trace(ARTICLE)
+        with (
+            pytest.raises(tracer.ReferenceIndexError, match=f"is damaged: the stored vector of unit \\d+ {said}"),
+            tracer.Tracer(path, embedder, rule_for(embedder.info.name)) as t,
+        ):
+            t.trace(ARTICLE)
