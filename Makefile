@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo demo-text serve test test-fast smoke-install lint lock check-latest clean browser
+.PHONY: demo demo-text serve test test-fast smoke-install lint lock check-latest clean browser docs
 
 LOCK = constraints.txt
 TORCH = torch==2.13.0
@@ -41,7 +41,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory smoke-install
+
+# The documentation site (docs/, MkDocs Material) into build/site; --strict: a broken link fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The inner loop: the stand-in embedder only, without the tests that take seconds each.
 test-fast: $(STAMP)

@@ -59,7 +59,7 @@ class _Overdue(FetchError):
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    user_agent: str = "tracer/0.1 (+https://github.com/tracer-news/tracer; source tracing for newsrooms)"
+    user_agent: str = "tracer/0.2 (+https://github.com/tracer-news/tracer; source tracing for newsrooms)"
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     deadline: float = 60.0

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tracer._api import Prepared, Tracer
     from tracer.report._report import Report
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> object:
