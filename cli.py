@@ -528,6 +528,14 @@ def crawl_options(func: F) -> F:
             help="Crawl only this source (repeatable) [default: all].",
         ),
         click.option(
+            "--group",
+            "group_names",
+            multiple=True,
+            metavar="GROUP",
+            help="Crawl the sources of this group (repeatable: wires, ru, uk, en, agencies-copies in the shipped "
+            "list; `trace index sources` lists them) [default: all].",
+        ),
+        click.option(
             "--since",
             type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
             default=None,
@@ -555,8 +563,8 @@ def crawl_options(func: F) -> F:
 
 
 def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file: Path | None,
-           source_names: tuple[str, ...], since: Any, max_articles: int | None, fmt: str, quiet: bool,
-           backend: str = "torch") -> None:  # fmt: skip
+           source_names: tuple[str, ...], group_names: tuple[str, ...], since: Any, max_articles: int | None,
+           fmt: str, quiet: bool, backend: str = "torch") -> None:  # fmt: skip
     """Shared by build and refresh: open (or create) the index, crawl under the write lock, report."""
     from datetime import UTC
 
@@ -566,7 +574,7 @@ def _crawl(command: str, index_dir: Path | None, model: str | None, sources_file
     from tracer._paths import resolve_index
 
     config = ix.load_sources(sources_file)
-    sources = config.select(source_names)
+    sources = config.select(source_names, group_names)
     path, implicit = resolve_index(index_dir)  # implicit: the user data directory, which may hold the example
     options = ix.CrawlOptions(since=since.replace(tzinfo=UTC) if since else None, max_articles=max_articles)
     bar = tqdm(total=0, unit="page", desc=command, disable=not _progress_enabled(), file=sys.stderr)
@@ -611,7 +619,8 @@ def _summary_line(c: dict[str, Any]) -> str:
 @common_options
 @errors_to_exit
 def index_build(index_dir: Path | None, model: str | None, sources_file: Path | None, source_names: tuple[str, ...],
-                since: Any, max_articles: int | None, fmt: str, backend: str, verbose: int, quiet: bool) -> None:  # fmt: skip
+                group_names: tuple[str, ...], since: Any, max_articles: int | None, fmt: str, backend: str,
+                verbose: int, quiet: bool) -> None:  # fmt: skip
     """Crawl the configured outlets into the index (created if needed): discover articles in
     their feeds and sitemaps (newest first, back to --since), fetch, extract, embed, store.
 
@@ -619,7 +628,8 @@ def index_build(index_dir: Path | None, model: str | None, sources_file: Path | 
     next one. Exit code 0 even when some articles failed: they are listed in the summary and
     retried next time."""
     _setup_logging(verbose, quiet)
-    _crawl("build", index_dir, model, sources_file, source_names, since, max_articles, fmt, quiet, backend)
+    _crawl("build", index_dir, model, sources_file, source_names, group_names, since, max_articles, fmt, quiet,
+           backend)  # fmt: skip
 
 
 @index_group.command("refresh")
@@ -627,13 +637,53 @@ def index_build(index_dir: Path | None, model: str | None, sources_file: Path | 
 @crawl_options
 @common_options
 @errors_to_exit
-def index_refresh(index_dir: Path | None, sources_file: Path | None, source_names: tuple[str, ...], since: Any,
-                  max_articles: int | None, fmt: str, backend: str, verbose: int, quiet: bool) -> None:  # fmt: skip
+def index_refresh(index_dir: Path | None, sources_file: Path | None, source_names: tuple[str, ...],
+                  group_names: tuple[str, ...], since: Any, max_articles: int | None, fmt: str, backend: str,
+                  verbose: int, quiet: bool) -> None:  # fmt: skip
     """Bring an index built by `trace index build` up to date: only new or changed articles are
     downloaded and embedded (conditional requests; pages a sitemap reports unchanged are not
     asked for at all), failed ones are retried. Meant for cron or a systemd timer."""
     _setup_logging(verbose, quiet)
-    _crawl("refresh", index_dir, None, sources_file, source_names, since, max_articles, fmt, quiet, backend)
+    _crawl("refresh", index_dir, None, sources_file, source_names, group_names, since, max_articles, fmt, quiet,
+           backend)  # fmt: skip
+
+
+@index_group.command("sources")
+@index_option
+@click.option("--sources", "--config", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sources file (TOML) [default: the shipped configs/sources.toml].")  # fmt: skip
+@click.option("--group", "group_names", multiple=True, metavar="GROUP", help="Only the sources of this group (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+@errors_to_exit
+def index_sources(index_dir: Path | None, sources_file: Path | None, group_names: tuple[str, ...], fmt: str,
+                  verbose: int, quiet: bool) -> None:  # fmt: skip
+    """The outlets `trace index build` crawls: name, outlet, languages, groups, feeds and sitemaps,
+    and, from the index when it has been crawled, each source's last crawl (when, pages stored,
+    pages whose last fetch failed)."""
+    _setup_logging(verbose, quiet)
+    import index as ix
+    from tracer._paths import resolve_index
+
+    config = ix.load_sources(sources_file)
+    chosen = config.select((), group_names)
+    path, _ = resolve_index(index_dir)
+    crawls: dict[str, dict[str, object]] = {}
+    if ix.IndexStore.exists(path):
+        with ix.IndexStore.open(path) as store:
+            crawls = store.source_crawls()
+    rows = [{"name": s.name, "outlet": s.outlet, "langs": list(s.langs), "groups": list(s.groups),
+             "feeds": list(s.feeds), "sitemaps": list(s.sitemaps),
+             **crawls.get(s.name, {"last_crawl": None, "pages": 0, "failures": 0})} for s in chosen]  # fmt: skip
+    if fmt == "json":
+        click.echo(json.dumps({"sources_file": config.path, "groups": list(config.groups), "sources": rows},
+                              ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    click.echo(f"{len(rows)} sources from {config.path}; groups: {', '.join(config.groups) or '-'}")
+    click.echo(f"{'name':<20} {'outlet':<32} {'langs':<8} {'groups':<24} {'last crawl':<25} {'pages':>6} {'failed':>6}")
+    for r in rows:
+        click.echo(f"{r['name']:<20} {r['outlet']:<32} {','.join(r['langs']):<8} {','.join(r['groups']):<24} "
+                   f"{r['last_crawl'] or '-':<25} {r['pages']:>6} {r['failures']:>6}")  # fmt: skip
 
 
 @index_group.command("stats")

@@ -150,6 +150,18 @@ class CrawlState:
             ).fetchall()
         return {text: np.frombuffer(blob, dtype=np.float32).reshape(dim) for text, blob in rows}
 
+    def source_crawls(self) -> dict[str, dict[str, object]]:
+        """Per crawled source: when its pages were last checked, pages stored, pages whose last
+        fetch failed (empty for an index that was never crawled)."""
+        try:
+            rows = self._conn.execute(
+                "SELECT source, MAX(checked_at), SUM(status = 'stored'), SUM(status = 'failed') FROM pages GROUP BY source"
+            ).fetchall()
+        except sqlite3.OperationalError:  # an index written before crawling existed
+            return {}
+        return {source: {"last_crawl": last, "pages": int(stored or 0), "failures": int(failed or 0)}
+                for source, last, stored, failed in rows}  # fmt: skip
+
     def record_run(self, command: str, started: str, summary: dict[str, object]) -> None:
         with self._transaction() as conn:
             conn.execute(

@@ -18,7 +18,8 @@ from ._documents import SOURCE_LANGS
 from ._fetch import FetchPolicy
 
 _SOURCE_KEYS = {
-    "name", "outlet", "lang", "feeds", "sitemaps", "allow", "deny", "delay", "max_articles", "allow_private", "api",
+    "name", "outlet", "lang", "groups", "feeds", "sitemaps", "allow", "deny", "delay", "max_articles", "allow_private",
+    "api",
 }  # fmt: skip
 _CRAWLER_KEYS = {
     "user_agent", "concurrency", "connect_timeout", "read_timeout", "deadline", "max_bytes", "max_redirects",
@@ -69,6 +70,8 @@ class Source:
     max_articles: int = 200
     allow_private: bool = False
     api: GuardianApi | None = None
+    groups: tuple[str, ...] = ()
+    """Groups a newsroom can crawl together (``--group wires``): kind of outlet, language."""
 
     def rule_for(self, url: str) -> str | None:
         """Why ``url`` is not an article page of this source, or None if it is."""
@@ -85,14 +88,22 @@ class CrawlConfig:
     sources: tuple[Source, ...]
     policy: FetchPolicy
 
-    def select(self, names: tuple[str, ...]) -> tuple[Source, ...]:
-        if not names:
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(sorted({g for s in self.sources for g in s.groups}))
+
+    def select(self, names: tuple[str, ...], groups: tuple[str, ...] = ()) -> tuple[Source, ...]:
+        """The sources named, and those in any of ``groups``, in file order; all when neither is given."""
+        if not names and not groups:
             return self.sources
         known = {s.name: s for s in self.sources}
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ConfigError(f"no source named {unknown[0]!r} in {self.path} (known: {', '.join(known)})")
-        return tuple(known[n] for n in names)
+        missing = [g for g in groups if g not in self.groups]
+        if missing:
+            raise ConfigError(f"no group named {missing[0]!r} in {self.path} (known: {', '.join(self.groups)})")
+        return tuple(s for s in self.sources if s.name in names or set(s.groups) & set(groups))
 
 
 def shipped_sources() -> Path:
@@ -228,6 +239,10 @@ def load_sources(path: Path | None = None) -> CrawlConfig:
             api = GuardianApi(**{k: v for k, v in spec.items() if k != "kind"})  # type: ignore[union-attr]
         if not (urls["feeds"] or urls["sitemaps"] or api):
             raise r.error(where, i, "feeds", "missing: give feeds, sitemaps or an api table")
+        groups = r.strings(table, "groups", where, i)
+        bad_group = next((g for g in groups if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", g)), None)
+        if bad_group is not None:
+            raise r.error(where, i, "groups", f"must be lowercase identifiers like 'wires', got {bad_group!r}")
         delay = r.value(table, "delay", float, where, i, 1.0)
         if delay < 0:  # type: ignore[operator]
             raise r.error(where, i, "delay", f"must be >= 0, got {delay!r}")
@@ -247,6 +262,7 @@ def load_sources(path: Path | None = None) -> CrawlConfig:
                 max_articles=int(max_articles),  # type: ignore[call-overload]
                 allow_private=bool(r.value(table, "allow_private", bool, where, i, False)),
                 api=api,
+                groups=groups,
             )
         )
     return CrawlConfig(path=str(path), sources=tuple(sources), policy=policy)

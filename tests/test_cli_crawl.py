@@ -126,3 +126,38 @@ def test_building_into_the_implicit_example_index_replaces_the_example(
     assert "replacing the example index" in result.stderr
     stats = json.loads(runner.invoke(main, ["index", "stats", "--format", "json"]).stdout)
     assert [row["outlet"] for row in stats["outlets"]] == ["Local News"]
+
+
+def test_groups_select_sources_and_index_sources_shows_each_ones_last_crawl(
+    runner: CliRunner, config: Path, site: Site, tmp_path: Path
+) -> None:
+    text = config.read_text(encoding="utf-8").replace('lang = "en"\n', 'lang = "en"\ngroups = ["wires", "en"]\n')
+    text += f"""
+[[source]]
+name = "other"
+outlet = "Other Paper"
+lang = "ru"
+groups = ["ru"]
+feeds = ["{site.url("/missing.rss")}"]
+delay = 0.0
+allow_private = true
+"""
+    config.write_text(text, encoding="utf-8")
+    index = tmp_path / "index"
+    built = runner.invoke(main, ["index", "build", "--index", str(index), "--sources", str(config), "--group", "wires",
+                                 "--format", "json"])  # fmt: skip
+    assert built.exit_code == 0, built.output
+    assert list(json.loads(built.stdout)["sources"]) == ["local"]  # only the wires group was crawled
+    listed = runner.invoke(main, ["index", "sources", "--index", str(index), "--sources", str(config),
+                                  "--format", "json"])  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.stdout)
+    assert data["groups"] == ["en", "ru", "wires"]
+    rows = {r["name"]: r for r in data["sources"]}
+    assert (rows["local"]["pages"], rows["local"]["failures"]) == (3, 1) and rows["local"]["last_crawl"]
+    assert (rows["other"]["pages"], rows["other"]["last_crawl"]) == (0, None)
+    only = runner.invoke(main, ["index", "sources", "--sources", str(config), "--group", "ru", "--index", str(index)])
+    assert only.exit_code == 0 and "other" in only.stdout and "local " not in only.stdout
+    bad = runner.invoke(main, ["index", "build", "--index", str(index), "--sources", str(config), "--group", "tv"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == f"Error: no group named 'tv' in {config} (known: en, ru, wires)"
