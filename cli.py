@@ -648,6 +648,67 @@ def index_refresh(index_dir: Path | None, sources_file: Path | None, source_name
            backend)  # fmt: skip
 
 
+@index_group.command("import")
+@index_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    default=None,
+    help=f"Embedding model for a new index [default: the index's own, else {tracer.DEFAULT_MODEL}].",
+)
+@click.option("--sources", "--config", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sources file (TOML) whose outlets are kept [default: the shipped configs/sources.toml].")  # fmt: skip
+@click.option("--source", "source_names", multiple=True, metavar="NAME",
+              help="Keep only this source's pages (repeatable) [default: every source's].")  # fmt: skip
+@click.option("--group", "group_names", multiple=True, metavar="GROUP",
+              help="Keep only the pages of this group's sources (repeatable).")  # fmt: skip
+@click.option("--batch-docs", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Documents stored per atomic batch (and per resume point).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a summary on stderr; json: the summary on stdout.")  # fmt: skip
+@backend_option
+@common_options
+@errors_to_exit
+def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | None, sources_file: Path | None,
+                 source_names: tuple[str, ...], group_names: tuple[str, ...], batch_docs: int, fmt: str, backend: str,
+                 verbose: int, quiet: bool) -> None:  # fmt: skip
+    """Import archives into the index (created if needed): WARC and WARC.GZ files (CC-NEWS, a
+    newsroom's own crawl archive) and JSON Lines dumps (a page per line: `url` and `html`, or a
+    `trace index add` record), or directories of them.
+
+    Keeps the pages of the configured outlets (their allow rules), extracts them with
+    trafilatura, dates them from the page or the WARC record, skips text the index already holds
+    for that outlet, then segments, embeds and stores them in atomic batches. Resumable: run the
+    same command again after a crash or Ctrl-C and it goes on after the last stored record; a
+    file imported whole is skipped. A damaged record or file is reported and skipped."""
+    _setup_logging(verbose, quiet)
+    from tqdm import tqdm
+
+    import index as ix
+    from tracer._paths import resolve_index
+
+    paths = ix.import_paths(files)
+    config = ix.load_sources(sources_file)
+    sources = config.select(source_names, group_names)
+    path, implicit = resolve_index(index_dir)
+    bar = tqdm(total=None, unit="page", desc="import", disable=not _progress_enabled(), file=sys.stderr)
+    writer = ix.open_for_writing(path, model, backend, create=True,  # type: ignore[arg-type]
+                                 replace_example=implicit, notify=_ModelProgress())  # fmt: skip
+    with bar, writer:
+        summary = writer.import_archives(paths, sources, batch_docs=batch_docs, progress=bar.update).to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not quiet:
+        skipped = summary["skipped"]
+        reasons = f" ({', '.join(f'{k} {v}' for k, v in skipped.items())})" if skipped else ""  # type: ignore[union-attr]
+        _say(f"{summary['files']} files ({summary['resumed']} resumed), {summary['records']} records, "
+             f"{summary['kept']} pages of configured outlets: {summary['imported']} imported, "
+             f"{summary['unchanged']} unchanged, {summary['duplicates']} duplicates; "
+             f"{sum(skipped.values())} skipped{reasons}; {summary['units']} units in {path}")  # type: ignore[union-attr]  # fmt: skip
+        for problem in summary["damaged"]:  # type: ignore[attr-defined]
+            _say(f"damaged: {problem}")
+
+
 @index_group.command("sources")
 @index_option
 @click.option("--sources", "--config", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None,

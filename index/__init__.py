@@ -1,5 +1,6 @@
 """The reference index: source documents, their sentences and vectors, stored crash-safely,
-and the crawler that builds and refreshes it from the configured outlets.
+the crawler that builds and refreshes it from the configured outlets, and the importer of
+archives (WARC, JSON Lines).
 :func:`open_for_writing` is the entry point for adding to it."""
 
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
@@ -14,6 +15,7 @@ from ._documents import (
 )
 from ._extract import document_from_html, read_html
 from ._fetch import Fetcher, FetchError, FetchPolicy, Page
+from ._import import ArchiveImporter, ImportSummary, import_paths, read_archive
 from ._ingest import WINDOW, AddSummary, add_documents, content_sha256, manifest_for, units_for
 from ._sources import CrawlConfig, Source, load_sources, shipped_sources
 from ._store import IndexStore
@@ -23,6 +25,7 @@ __all__ = [
     "SOURCE_LANGS",
     "WINDOW",
     "AddSummary",
+    "ArchiveImporter",
     "CrawlConfig",
     "CrawlOptions",
     "CrawlSummary",
@@ -31,6 +34,7 @@ __all__ = [
     "FetchError",
     "FetchPolicy",
     "Fetcher",
+    "ImportSummary",
     "IndexStore",
     "IndexWriter",
     "Page",
@@ -41,6 +45,7 @@ __all__ = [
     "content_sha256",
     "document_from_html",
     "document_from_record",
+    "import_paths",
     "indexing_embedder",
     "iter_jsonl",
     "load_sources",
@@ -48,6 +53,7 @@ __all__ = [
     "open_for_writing",
     "parse_published",
     "passage_embedder",
+    "read_archive",
     "read_html",
     "read_jsonl",
     "shipped_sources",

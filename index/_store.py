@@ -426,10 +426,16 @@ class IndexStore(CrawlState, VectorFile):
         if time.monotonic() - self._published_at >= PUBLISH_EVERY:
             self.publish()
 
-    def write_batch(self, docs: Sequence[NewDocument]) -> BatchResult:
-        """Replace-or-insert documents by URL in one transaction, visible to readers at once."""
+    def write_batch(
+        self, docs: Sequence[NewDocument], also: Callable[[sqlite3.Connection], None] | None = None
+    ) -> BatchResult:
+        """Replace-or-insert documents by URL in one transaction, visible to readers at once.
+        ``also`` writes more in the same transaction (an import's pages and its position in its
+        file: stored together or not at all)."""
         added = replaced = n_units = 0
         with self._transaction() as conn:
+            if also is not None:
+                also(conn)
             for nd in docs:
                 if self._delete_live(nd.doc.url):
                     replaced += 1
@@ -447,8 +453,9 @@ class IndexStore(CrawlState, VectorFile):
                      for u in nd.units],
                 )  # fmt: skip
                 n_units += len(nd.units)
-            generation = self._bump_generation()
-        self._after_commit(generation)
+            generation = self._bump_generation() if docs else None
+        if generation is not None:
+            self._after_commit(generation)
         return BatchResult(added=added, replaced=replaced, units=n_units)
 
     # -- reading -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +18,7 @@ from tracer.model._embed import DEFAULT_MODEL, Embedder, ModelInfo, Notify, Sent
 from ._crawl import Crawler, CrawlOptions, CrawlSummary
 from ._documents import Document, read_jsonl
 from ._fetch import Fetcher
+from ._import import ArchiveImporter, ImportSummary
 from ._ingest import AddSummary, add_documents, manifest_for
 from ._sources import CrawlConfig, Source
 from ._store import IndexStore
@@ -106,6 +107,14 @@ class IndexWriter:
         if self.store.manifest.get("example") and not example:
             self.store.update_manifest(example=False)  # now holds the user's documents: never rebuild it
         return add_documents(self.store, docs, self.embedder, batch_docs=batch_docs, progress=progress)
+
+    def import_archives(self, paths: Sequence[Path], sources: Sequence[Source], *, batch_docs: int = 64,
+                        progress: Callable[[int], None] | None = None) -> ImportSummary:  # fmt: skip
+        """Import WARC and JSONL archives: the pages of ``sources`` (their allow rules), resumably."""
+        if self.store.manifest.get("example"):
+            self.store.update_manifest(example=False)
+        importer = ArchiveImporter(self.store, self.embedder, sources, batch_docs=batch_docs, progress=progress)
+        return importer.run(paths)
 
     def crawl(self, sources: list[Source], config: CrawlConfig, options: CrawlOptions, *, command: str = "build",
               fetcher: Fetcher | None = None, on_total: Callable[[int], None] | None = None,
