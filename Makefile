@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q $(TORCH)
 	# Exact versions from the lock (the tested set); pyproject.toml keeps compatible ranges.
-	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[test]'
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[test,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -70,7 +70,7 @@ lock:
 	rm -rf build/lock && $(PYTHON) -m venv build/lock
 	build/lock/bin/python -m pip install -q --upgrade pip
 	build/lock/bin/python -m pip install -q $(TORCH)
-	build/lock/bin/python -m pip install -q '.[test]'
+	build/lock/bin/python -m pip install -q '.[test,ray]'
 	{ sed -n '1,3p' $(LOCK); build/lock/bin/python -m pip freeze --exclude tracer | grep -v -i '^torch=='; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK) && rm -rf build/lock
 
@@ -80,7 +80,7 @@ check-latest:
 	rm -rf build/latest && $(PYTHON) -m venv build/latest
 	build/latest/bin/python -m pip install -q --upgrade pip
 	build/latest/bin/python -m pip install -q $(TORCH)
-	build/latest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
+	build/latest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test,ray]'
 	build/latest/bin/python -m pip freeze --exclude-editable | diff $(LOCK) - | grep '^[<>] [A-Za-z]' || true
 	build/latest/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
 

@@ -664,13 +664,24 @@ def index_refresh(index_dir: Path | None, sources_file: Path | None, source_name
               help="Keep only the pages of this group's sources (repeatable).")  # fmt: skip
 @click.option("--batch-docs", type=click.IntRange(1, 10_000), default=64, show_default=True,
               help="Documents stored per atomic batch (and per resume point).")  # fmt: skip
+@click.option("--engine", type=click.Choice(["process", "ray"]), default="process", show_default=True,
+              help="process: this process; ray: Ray Data reads and extracts in tasks and an actor pool embeds, "
+                   "into Parquet shards merged here (pip install 'tracer[ray]').")  # fmt: skip
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --engine ray: a running Ray cluster's address [default: local mode on this machine].")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 10_000), default=None,
+              help="With --engine ray: embedding actors [default: one per CPU].")  # fmt: skip
+@click.option("--shards", "shards_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --engine ray: where the Parquet shards go (kept) [default: a temporary directory "
+                   "beside the index, removed once merged].")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a summary on stderr; json: the summary on stdout.")  # fmt: skip
 @backend_option
 @common_options
 @errors_to_exit
 def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | None, sources_file: Path | None,
-                 source_names: tuple[str, ...], group_names: tuple[str, ...], batch_docs: int, fmt: str, backend: str,
+                 source_names: tuple[str, ...], group_names: tuple[str, ...], batch_docs: int, engine: str,
+                 address: str | None, workers: int | None, shards_dir: Path | None, fmt: str, backend: str,
                  verbose: int, quiet: bool) -> None:  # fmt: skip
     """Import archives into the index (created if needed): WARC and WARC.GZ files (CC-NEWS, a
     newsroom's own crawl archive) and JSON Lines dumps (a page per line: `url` and `html`, or a
@@ -691,10 +702,24 @@ def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | N
     config = ix.load_sources(sources_file)
     sources = config.select(source_names, group_names)
     path, implicit = resolve_index(index_dir)
+    if engine == "ray":
+        from index._ray import require_ray
+
+        require_ray()  # before any model or index is touched
     bar = tqdm(total=None, unit="page", desc="import", disable=not _progress_enabled(), file=sys.stderr)
     writer = ix.open_for_writing(path, model, backend, create=True,  # type: ignore[arg-type]
                                  replace_example=implicit, notify=_ModelProgress())  # fmt: skip
     with bar, writer:
+        if engine == "ray":
+            summary = _import_with_ray(writer, paths, sources, shards_dir, ix.RayPlan(address, workers),
+                                       batch_docs, bar.update)  # fmt: skip
+            if fmt == "json":
+                click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+            elif not quiet:
+                _say(f"{len(paths)} files on Ray ({summary['workers']} embedding actors): {summary['documents']} "
+                     f"documents, {summary['merged']} merged, {summary['unchanged']} unchanged, "
+                     f"{summary['duplicates']} duplicates; {summary['units']} units in {path}")  # fmt: skip
+            return
         summary = writer.import_archives(paths, sources, batch_docs=batch_docs, progress=bar.update).to_dict()
     if fmt == "json":
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -707,6 +732,23 @@ def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | N
              f"{sum(skipped.values())} skipped{reasons}; {summary['units']} units in {path}")  # type: ignore[union-attr]  # fmt: skip
         for problem in summary["damaged"]:  # type: ignore[attr-defined]
             _say(f"damaged: {problem}")
+
+
+def _import_with_ray(writer: Any, paths: list[Path], sources: Any, shards_dir: Path | None, plan: Any,
+                     batch_docs: int, progress: Any) -> dict[str, object]:  # fmt: skip
+    import dataclasses
+    import shutil
+    import tempfile
+
+    keep = shards_dir is not None
+    shards = shards_dir or Path(tempfile.mkdtemp(prefix=".import-shards-", dir=writer.path))
+    try:
+        workers, merged = writer.import_with_ray(paths, sources, shards, plan, batch_docs=batch_docs,
+                                                 progress=progress)  # fmt: skip
+    finally:
+        if not keep:
+            shutil.rmtree(shards, ignore_errors=True)
+    return {"engine": "ray", "workers": workers, **dataclasses.asdict(merged)}
 
 
 @index_group.command("sources")

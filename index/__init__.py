@@ -17,6 +17,8 @@ from ._extract import document_from_html, read_html
 from ._fetch import Fetcher, FetchError, FetchPolicy, Page
 from ._import import ArchiveImporter, ImportSummary, import_paths, read_archive
 from ._ingest import WINDOW, AddSummary, add_documents, content_sha256, manifest_for, units_for
+from ._ray import RayPlan
+from ._shards import MergeSummary, merge_shards
 from ._sources import CrawlConfig, Source, load_sources, shipped_sources
 from ._store import IndexStore
 from ._writer import IndexWriter, build_example_index, indexing_embedder, open_for_writing, passage_embedder, writer_for
@@ -37,7 +39,9 @@ __all__ = [
     "ImportSummary",
     "IndexStore",
     "IndexWriter",
+    "MergeSummary",
     "Page",
+    "RayPlan",
     "Source",
     "add_documents",
     "build_example_index",
@@ -50,6 +54,7 @@ __all__ = [
     "iter_jsonl",
     "load_sources",
     "manifest_for",
+    "merge_shards",
     "open_for_writing",
     "parse_published",
     "passage_embedder",

@@ -202,6 +202,30 @@ def _short(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+def source_for(sources: Sequence[Source], url: str) -> Source | None:
+    """The first of ``sources`` whose allow rules take ``url`` as an article page (sources
+    without allow rules take none: they would take every URL of an archive)."""
+    return next((s for s in sources if s.allow and s.rule_for(url) is None), None)
+
+
+def page_document(item: ArchivePage, source: Source, detector: LanguageDetector | None = None) -> Document:
+    """One archive page as ``source``'s document: a record taken as it is, a page extracted as the
+    crawler extracts it and dated from itself or, failing that, the archive. Raises
+    ``InputError`` or ``ValueError`` for a page without article text or a bad record."""
+    if item.record is not None:
+        return document_from_record({**item.record, "outlet": item.record.get("outlet") or source.outlet,
+                                     "lang": item.record.get("lang") or source.langs[0]})  # fmt: skip
+    text, _ = decode(item.html or b"", item.charset)
+    langs = source.langs
+    doc = document_from_html(text, name=item.url, url=item.url, outlet=source.outlet,
+                             lang=langs[0] if len(langs) == 1 else None, langs=langs, canonical=True,
+                             detector=detector)  # fmt: skip
+    if doc.meta.published is None and item.date:
+        with contextlib.suppress(ValueError):
+            doc = replace(doc, meta=replace(doc.meta, published=parse_published(item.date)))
+    return doc
+
+
 class _Damaged(Exception):
     """A file that cannot be read on: reported, the import goes on with the next file."""
 
@@ -229,8 +253,7 @@ class ArchiveImporter:
             conn.execute(_IMPORTS)
 
     def source_for(self, url: str) -> Source | None:
-        """The configured source whose allow rules take ``url`` as an article page."""
-        return next((s for s in self.sources if s.rule_for(url) is None), None)
+        return source_for(self.sources, url)
 
     def run(self, paths: Sequence[Path], summary: ImportSummary | None = None) -> ImportSummary:
         summary = summary or ImportSummary()
@@ -288,18 +311,7 @@ class ArchiveImporter:
             return None
         summary.kept += 1
         try:
-            if item.record is not None:
-                doc = document_from_record({**item.record, "outlet": item.record.get("outlet") or source.outlet,
-                                            "lang": item.record.get("lang") or source.langs[0]})  # fmt: skip
-            else:
-                text, _ = decode(item.html or b"", item.charset)
-                langs = source.langs
-                doc = document_from_html(text, name=item.url, url=item.url, outlet=source.outlet,
-                                         lang=langs[0] if len(langs) == 1 else None, langs=langs, canonical=True,
-                                         detector=self._detector(langs) if len(langs) > 1 else None)  # fmt: skip
-                if doc.meta.published is None and item.date:
-                    with contextlib.suppress(ValueError):
-                        doc = replace(doc, meta=replace(doc.meta, published=parse_published(item.date)))
+            doc = page_document(item, source, self._detector(source.langs) if len(source.langs) > 1 else None)
         except (InputError, ValueError) as exc:
             summary.skipped["no_text"] += 1
             log.info("%s: %s", item.url, exc)

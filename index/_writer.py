@@ -3,6 +3,7 @@ asked for), the fastest embedder that reproduces it, and hold the write lock whi
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,9 @@ from ._crawl import Crawler, CrawlOptions, CrawlSummary
 from ._documents import Document, read_jsonl
 from ._fetch import Fetcher
 from ._import import ArchiveImporter, ImportSummary
-from ._ingest import AddSummary, add_documents, manifest_for
+from ._ingest import WINDOW, AddSummary, add_documents, manifest_for
+from ._ray import RayPlan, write_shards
+from ._shards import MergeSummary, merge_shards
 from ._sources import CrawlConfig, Source
 from ._store import IndexStore
 
@@ -62,6 +65,12 @@ def indexing_embedder(name: str, prompts: tuple[str, str] | None, backend: Backe
     if recorded is not None and not embedder.info.compatible_with(recorded):
         return embedder, "torch"
     return passage_embedder(embedder, backend, notify)
+
+
+def load_indexing_embedder(name: str, prompts: tuple[str, str], backend: Backend) -> Embedder:
+    """An index's embedder loaded afresh, as a Ray actor loads it (picklable by name: a
+    ``functools.partial`` of this travels to the workers, the model does not)."""
+    return indexing_embedder(name, prompts, backend)[0]
 
 
 def example_sources() -> Path:
@@ -115,6 +124,23 @@ class IndexWriter:
             self.store.update_manifest(example=False)
         importer = ArchiveImporter(self.store, self.embedder, sources, batch_docs=batch_docs, progress=progress)
         return importer.run(paths)
+
+    def import_with_ray(self, paths: Sequence[Path], sources: Sequence[Source], shards: Path, plan: RayPlan, *,
+                        factory: Callable[[], Embedder] | None = None, batch_docs: int = 64,
+                        progress: Callable[[int], None] | None = None) -> tuple[int, MergeSummary]:  # fmt: skip
+        """The same import with Ray, through Parquet ``shards``, merged here; returns the actors
+        used and the merge's summary. ``factory`` makes each actor's embedder (default: this
+        index's model, loaded by name in each actor with this writer's backend)."""
+        if self.store.manifest.get("example"):
+            self.store.update_manifest(example=False)
+        if factory is None:
+            info = self.embedder.info
+            backend: Backend = "onnx-int8" if self.backend == "onnx-int8" else "torch"
+            factory = functools.partial(load_indexing_embedder, info.name, (info.query_prompt, info.passage_prompt),
+                                        backend)  # fmt: skip
+        window = int(self.store.manifest.get("window", WINDOW))  # type: ignore[call-overload]
+        workers = write_shards(paths, sources, factory, shards, window=window, plan=plan)
+        return workers, merge_shards(self.store, shards, batch_docs=batch_docs, progress=progress)
 
     def crawl(self, sources: list[Source], config: CrawlConfig, options: CrawlOptions, *, command: str = "build",
               fetcher: Fetcher | None = None, on_total: Callable[[int], None] | None = None,
