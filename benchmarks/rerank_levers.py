@@ -108,23 +108,37 @@ def with_features(outcomes: Sequence[Outcome], rule: DecisionRule) -> list[tuple
 
 
 def fit_conditional_logit(rows: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0) -> tuple[np.ndarray, ...]:
-    """Softmax over each sentence's candidates (Newton's method), features standardized."""
+    """Softmax over each sentence's candidates, features standardized: Newton's method with
+    step halving (the loss never goes up)."""
     stacked = np.vstack([x for x, _ in rows])
     mu, sd = stacked.mean(0), stacked.std(0) + 1e-6
     xs = [(x - mu) / sd for x, _ in rows]
+    targets = [y / y.sum() for _, y in rows]
+
+    def loss(w: np.ndarray) -> float:
+        total = 0.5 * l2 * float(w @ w)
+        for x, t in zip(xs, targets, strict=True):
+            z = x @ w
+            total += float(np.log(np.exp(z - z.max()).sum()) + z.max() - t @ z)
+        return total
+
     w = np.zeros(stacked.shape[1])
+    current = loss(w)
     for _ in range(100):
         grad, hess = l2 * w, l2 * np.eye(len(w))
-        for x, (_, y) in zip(xs, rows, strict=True):
+        for x, t in zip(xs, targets, strict=True):
             z = x @ w
             p = np.exp(z - z.max())
             p /= p.sum()
-            grad = grad + x.T @ (p - y / y.sum())
+            grad = grad + x.T @ (p - t)
             mean = p @ x
             hess = hess + (x * p[:, None]).T @ x - np.outer(mean, mean)
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-7:
+        size = 1.0
+        while size > 1e-4 and loss(w - size * step) > current:
+            size /= 2
+        w, previous, current = w - size * step, current, loss(w - size * step)
+        if previous - current < 1e-9:
             break
     return w, mu, sd
 

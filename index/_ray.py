@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tracer import Embedder, InputError
 from tracer.tracing._langid import LanguageDetector
 
@@ -117,7 +119,7 @@ class EmbedUnits:
         offset = 0
         for r, units in zip(rows, planned, strict=True):
             r["units"] = [{"first": f, "last": la, "start": s, "end": e, "text": t,
-                           "vector": [float(x) for x in vectors[offset + k]]}
+                           "vector": np.asarray(vectors[offset + k], dtype=np.float32).tobytes()}
                           for k, (f, la, s, e, t) in enumerate(units)]  # fmt: skip
             offset += len(units)
         return pa.Table.from_pylist(rows)

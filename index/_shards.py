@@ -2,7 +2,7 @@
 into the index.
 
 One row per document: its metadata, its text, the page it came from, and its units (sentences
-and windows) with their vectors. Merging is idempotent: a document whose content the index
+and windows) with their vectors (float32 bytes; a list of numbers is read too). Merging is idempotent: a document whose content the index
 already holds is left alone, so a shard merged twice, or a merge killed and run again, changes
 nothing the second time. Pages whose text the index already holds for the same outlet (another
 URL of the same article) are recorded as duplicates, as the in-process import does.
@@ -102,7 +102,9 @@ def merge_shards(store: IndexStore, directory: Path, *, batch_docs: int = 64,
                 continue
             units = []
             for u in row["units"]:  # type: ignore[attr-defined]
-                vector = np.asarray(u["vector"], dtype=np.float32)
+                raw = u["vector"]
+                vector = (np.frombuffer(raw, dtype=np.float32) if isinstance(raw, bytes)
+                          else np.asarray(raw, dtype=np.float32))  # fmt: skip
                 if vector.shape != (dim,):
                     raise InputError(f"{path}: a vector of {url} has {vector.shape[0]} values; the index's model has {dim}")
                 units.append(NewUnit(int(u["first"]), int(u["last"]), int(u["start"]), int(u["end"]), str(u["text"]),

@@ -23,6 +23,7 @@ from cli import main
 from tests.conftest import ROOT, HashEmbedder
 from tests.test_crawl import EN, paragraphs
 from tests.test_store import consistent
+from tracer import InputError
 
 SOURCES = """
 [[source]]
@@ -249,3 +250,21 @@ def test_kill_9_during_import_loses_nothing_and_duplicates_nothing(tmp_path: Pat
     assert len(urls) == len(set(urls)) and set(urls) == expected  # nothing lost, nothing twice
     assert pages == (120, 120)
     assert consistent(index)[0] == 120
+
+
+def test_a_shard_with_vectors_of_another_model_is_refused_whole(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    row = {"url": "https://wire.example/news/1", "outlet": "Wire Agency", "lang": "en", "title": "", "published": None,
+           "text": "One sentence.", "content_sha256": "x", "source": "wire", "page_url": "https://wire.example/news/1",
+           "units": [{"first": 0, "last": 0, "start": 0, "end": 13, "text": "One sentence.", "vector": [0.5] * 12}]}  # fmt: skip
+    pq.write_table(pa.Table.from_pylist([row]), shards / "part-0.parquet")
+    with ix.writer_for(tmp_path / "index", HashEmbedder(), "torch") as writer:
+        with pytest.raises(InputError, match="has 12 values; the index's model has 64"):
+            ix.merge_shards(writer.store, shards)
+        with pytest.raises(InputError, match="no Parquet shards"):
+            ix.merge_shards(writer.store, tmp_path / "empty")
+    assert documents(tmp_path / "index") == []
