@@ -358,7 +358,7 @@ def test_real_cases_traced_as_a_newsroom_would_meet_measured_figures(env, tmp_pa
 def test_eval_reports_real_cases_and_their_ablated_variants(env) -> None:
     from tracer.evaluation._cases import ablated, read_case
 
-    seeds = (1, 2, 3)
+    seeds = (1,)  # one seed exercises the variants; benchmarks/real_cases.py measures all three
     done = run("eval", str(REALCASES), "--ablate", ",".join(map(str, seeds)), env=env)
     assert done.returncode == 0, done.stderr
     cases = json.loads(done.stdout)["cases"]
@@ -370,7 +370,8 @@ def test_eval_reports_real_cases_and_their_ablated_variants(env) -> None:
     lines = [q for case in found for s in seeds for a in ablated(read_case(case), s).articles for q in a.queries]
     assert (variants["n_sourced"], variants["n_unsourced"]) == (sum(bool(q.accept) for q in lines),
                                                                  sum(not q.accept for q in lines))  # fmt: skip
-    # Measured with the shipped rule (docs/quality.md): 0.885 traced right, 0.586 ablated at 0.220.
+    # Measured with the shipped rule (2026-12-07, `trace eval ... --ablate 1`): 0.885 traced right;
+    # ablated with seed 1, 0.597 traced right and 0.182 of the unsourced lines traced.
     assert full["top1"] >= 0.84
     assert variants["top1"] >= 0.54
     assert variants["wrong_source"] <= 0.27
