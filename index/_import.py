@@ -30,7 +30,7 @@ from ._charset import decode
 from ._crawlstate import _PAGE_FIELDS, PageState
 from ._documents import Document, document_from_record, parse_published
 from ._extract import document_from_html
-from ._ingest import content_sha256, units_for
+from ._ingest import WINDOW, content_sha256, units_for
 from ._rows import NewDocument, NewUnit, now
 from ._sources import Source
 from ._store import IndexStore
@@ -245,10 +245,11 @@ class ArchiveImporter:
         self.store, self.embedder, self.sources = store, embedder, [s for s in sources if s.allow]
         self.batch_docs = batch_docs
         self.progress = progress
-        self.window = int(store.manifest.get("window", 2))  # type: ignore[call-overload]
+        self.window = int(store.manifest.get("window", WINDOW))  # type: ignore[call-overload]
         self._detectors: dict[tuple[str, ...], LanguageDetector] = {}
         self._texts: dict[str, str] = {}
-        """Text digest -> (outlet) of pages kept in this run, for duplicates within it."""
+        """Text digest -> outlet of the pages of the batch being prepared (earlier batches' are in
+        the index's pages table): duplicates within a batch. Cleared per batch: bounded memory."""
         with store._transaction() as conn:
             conn.execute(_IMPORTS)
 
@@ -372,6 +373,7 @@ class ArchiveImporter:
             )
 
         result = self.store.write_batch(new_docs, also=record)
+        self._texts.clear()
         summary.imported += result.added + result.replaced
         if self.progress:
             self.progress(len(batch))
