@@ -673,7 +673,7 @@ def index_refresh(index_dir: Path | None, sources_file: Path | None, source_name
               help="With --engine ray: embedding actors [default: one per CPU].")  # fmt: skip
 @click.option("--shards", "shards_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --engine ray: where the Parquet shards go (kept) [default: a temporary directory "
-                   "beside the index, removed once merged].")  # fmt: skip
+                   "inside the index directory, removed once merged].")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a summary on stderr; json: the summary on stdout.")  # fmt: skip
 @backend_option

@@ -107,11 +107,18 @@ def is_warc(path: Path) -> bool:
     return path.name.lower().endswith((".warc", ".warc.gz"))
 
 
+JSONL_ENDINGS = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+
+
+def is_archive(path: Path) -> bool:
+    return is_warc(path) or path.name.lower().endswith(JSONL_ENDINGS)
+
+
 def read_archive(path: Path, after: int = -1) -> Iterator[ArchivePage | Skipped]:
     """The pages of ``path`` whose position is past ``after``, and what was skipped, in file order."""
     if is_warc(path):
         yield from _warc_pages(path, after)
-    elif path.name.lower().endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
+    elif path.name.lower().endswith(JSONL_ENDINGS):
         yield from _jsonl_pages(path, after)
     else:
         raise InputError(f"{path}: not a WARC (.warc, .warc.gz) or JSON Lines (.jsonl, .jsonl.gz) file")
@@ -380,12 +387,15 @@ class ArchiveImporter:
 
 
 def import_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The files to import: the given files, and the archives in given directories, sorted."""
+    """The files to import: the given files, and the archives in given directories, sorted;
+    checked before anything is imported."""
     out: list[Path] = []
     for given in map(Path, paths):
         if given.is_dir():
-            out += sorted(p for p in given.iterdir() if p.is_file() and (is_warc(p) or p.suffix in (".jsonl", ".gz")))
+            out += sorted(p for p in given.iterdir() if p.is_file() and is_archive(p))
         elif given.is_file():
+            if not is_archive(given):
+                raise InputError(f"{given}: not a WARC (.warc, .warc.gz) or JSON Lines (.jsonl, .jsonl.gz) file")
             out.append(given)
         else:
             raise InputError(f"{given}: no such file or directory")

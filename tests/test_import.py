@@ -178,6 +178,7 @@ def test_the_cli_imports_with_groups_and_says_what_it_did(runner: CliRunner, tmp
     sources.write_text(SOURCES, encoding="utf-8")
     warc = tmp_path / "crawl.warc.gz"
     write_warc(warc, [*news_records(2), ("https://paper.example/world/a", page("A", paragraphs(5)), "text/html", 200)])
+    (tmp_path / "backup.tar.gz").write_bytes(b"\x1f\x8b not an archive of pages")  # in the directory: passed over
     index = tmp_path / "index"
     done = runner.invoke(main, ["index", "import", "--index", str(index), "--sources", str(sources), "--group", "wires",
                                 "--format", "json", str(tmp_path)])  # fmt: skip
