@@ -107,3 +107,13 @@ def real_embedder():
     from tracer import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(real_embedder):
+    """The default model through its float32 ONNX export: what `trace` runs on CPUs without bf16,
+    with torch's numbers (the NTREX protocol's figures came out identical, 2026-12-07) in about
+    three quarters of its time."""
+    from tracer.model._onnx import OnnxEmbedder, ensure_export
+
+    return OnnxEmbedder(real_embedder.info, ensure_export(real_embedder), "float32")
