@@ -143,6 +143,7 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = _resolve) -
 
 
 _METADATA = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254")}
+"""Metadata services outside the link-local ranges (Alibaba Cloud, AWS over IPv6)."""
 
 _EMBEDDING = [
     ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated): ::127.0.0.1
@@ -166,7 +167,6 @@ def embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddres
         if ip in network and int(ip) & 0xFFFFFFFF and ip != ipaddress.IPv6Address("::1"):
             return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
-"""Metadata services outside the link-local ranges (Alibaba Cloud, AWS over IPv6)."""
 
 
 def _is_ip(host: str) -> bool:
