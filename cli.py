@@ -719,6 +719,8 @@ def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | N
                 _say(f"{len(paths)} files on Ray ({summary['workers']} embedding actors): {summary['documents']} "
                      f"documents, {summary['merged']} merged, {summary['unchanged']} unchanged, "
                      f"{summary['duplicates']} duplicates; {summary['units']} units in {path}")  # fmt: skip
+                for problem in summary["damaged"]:  # type: ignore[attr-defined]
+                    _say(f"damaged: {problem}")
             return
         summary = writer.import_archives(paths, sources, batch_docs=batch_docs, progress=bar.update).to_dict()
     if fmt == "json":

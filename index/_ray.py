@@ -73,8 +73,8 @@ def extract_file(row: dict[str, Any], sources: Sequence[Source]) -> Iterator[dic
             doc_row = _document_row(item, sources, detectors)
             if doc_row is not None:
                 yield doc_row
-    except _Damaged as exc:  # reported by the driver's log; the pages before the damage were given
-        log.warning("%s", exc)
+    except _Damaged as exc:  # the pages before the damage were given; the damage travels to the merge
+        yield {**dict.fromkeys(_COLUMNS, ""), "published": None, "damaged": str(exc)}
 
 
 def _document_row(item: ArchivePage, sources: Sequence[Source],
@@ -91,7 +91,12 @@ def _document_row(item: ArchivePage, sources: Sequence[Source],
         return None
     m = doc.meta
     return {"url": m.url, "outlet": m.outlet, "lang": m.lang, "title": m.title, "published": m.published,
-            "text": doc.text, "content_sha256": content_sha256(doc), "source": source.name, "page_url": item.url}  # fmt: skip
+            "text": doc.text, "content_sha256": content_sha256(doc), "source": source.name, "page_url": item.url,
+            "damaged": None}  # fmt: skip
+
+
+_COLUMNS = ("url", "outlet", "lang", "title", "text", "content_sha256", "source", "page_url")
+"""A damaged file's row has these empty: it carries only its ``damaged`` message to the merge."""
 
 
 class EmbedUnits:
@@ -112,6 +117,9 @@ class EmbedUnits:
         rows = batch.to_pylist()
         planned = []
         for r in rows:
+            if r.get("damaged"):
+                planned.append([])
+                continue
             doc = Document(SourceDoc(r["url"], r["outlet"], r["lang"], r["title"] or "", r["published"]), r["text"])
             planned.append(units_for(doc, self.window))
         texts = [u[4] for units in planned for u in units]

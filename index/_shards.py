@@ -36,6 +36,8 @@ class MergeSummary:
     duplicates: int = 0
     units: int = 0
     sources: dict[str, int] = field(default_factory=dict)
+    damaged: list[str] = field(default_factory=list)
+    """Archive files the extraction found damaged (what was read before the damage is merged)."""
 
 
 def text_sha256(text: str) -> str:
@@ -86,6 +88,9 @@ def merge_shards(store: IndexStore, directory: Path, *, batch_docs: int = 64,
     for path in shard_files(directory):
         summary.shards += 1
         for row in _rows(path):
+            if row.get("damaged"):
+                summary.damaged.append(str(row["damaged"]))
+                continue
             summary.documents += 1
             url, outlet, text = str(row["url"]), str(row["outlet"]), str(row["text"])
             digest = text_sha256(text)

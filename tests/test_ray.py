@@ -35,7 +35,7 @@ RAY_IMPORT = textwrap.dedent("""
         workers, merged = writer.import_with_ray(paths, config.sources, Path(sys.argv[3]), ix.RayPlan(cpus=2),
                                                  factory=HashEmbedder, batch_docs=4,
                                                  progress=lambda n: __import__("time").sleep(0.2))
-    print("workers", workers, "merged", merged.merged, flush=True)
+    print("workers", workers, "merged", merged.merged, "damaged", len(merged.damaged), flush=True)
 """)
 
 
@@ -50,7 +50,9 @@ def archives(tmp_path: Path) -> tuple[Path, list[Path]]:
                         "text/html", 200))  # fmt: skip
         write_warc(path, records)
         paths.append(path)
-    return sources, paths
+    junk = tmp_path / "part-9.warc"
+    junk.write_bytes(b"not a WARC file\n" * 20)  # reported as damaged by both engines, never fatal
+    return sources, [*paths, junk]
 
 
 def ray_import(index: Path, sources: Path, shards: Path, paths: list[Path]) -> subprocess.Popen[str]:
@@ -73,12 +75,12 @@ def test_ray_gives_the_same_index_as_the_in_process_import_and_merging_twice_cha
     sources, paths = archives(tmp_path)
     local = tmp_path / "local"
     with ix.writer_for(local, HashEmbedder(), "torch") as writer:
-        writer.import_archives(paths, ix.load_sources(sources).sources)
+        assert len(writer.import_archives(paths, ix.load_sources(sources).sources).damaged) == 1
     on_ray, shards = tmp_path / "ray", tmp_path / "shards"
     proc = ray_import(on_ray, sources, shards, paths)
     out, err = proc.communicate(timeout=240)  # a pool that starved its reads would hang here
     assert proc.returncode == 0, err[-3000:]
-    assert "workers 2 merged 39" in out  # one embedding actor per CPU; 3 x (12 + 1) documents
+    assert "workers 2 merged 39 damaged 1" in out  # one embedding actor per CPU; 3 x (12 + 1) documents
     docs, units = contents(local)
     ray_docs, ray_units = contents(on_ray)
     assert docs == ray_docs and len(docs) == 39
