@@ -44,6 +44,16 @@ class PageState:
     checked_at: str = ""
 
 
+def write_pages(conn: sqlite3.Connection, pages: Sequence[PageState]) -> None:
+    """Insert or replace ``pages`` (crawled, imported or merged), inside the caller's transaction;
+    a page without a ``checked_at`` is stamped now."""
+    stamp = now()
+    conn.executemany(
+        f"INSERT OR REPLACE INTO pages({', '.join(_PAGE_FIELDS)}) VALUES ({', '.join('?' * len(_PAGE_FIELDS))})",
+        [tuple((p.checked_at or stamp) if f == "checked_at" else getattr(p, f) for f in _PAGE_FIELDS) for p in pages],
+    )
+
+
 class CrawlState:
     """Staging, page states and runs (``IndexStore`` supplies ``_conn``, ``_transaction`` and the rest)."""
 
@@ -73,11 +83,7 @@ class CrawlState:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(d.url, u.first, u.last, u.start, u.end, u.text, self._vector_blob(u.vector)) for u in nd.units],
                 )
-            conn.executemany(
-                f"INSERT OR REPLACE INTO pages({', '.join(_PAGE_FIELDS)}) VALUES ({', '.join('?' * len(_PAGE_FIELDS))})",
-                [tuple((p.checked_at or now()) if f == "checked_at" else getattr(p, f) for f in _PAGE_FIELDS)
-                 for p in pages],
-            )  # fmt: skip
+            write_pages(conn, pages)
 
     def commit_staged(self) -> BatchResult:
         """Make every staged document live in one transaction (replacing same-URL documents),

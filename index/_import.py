@@ -27,7 +27,7 @@ from tracer import Embedder, InputError
 from tracer.tracing._langid import LanguageDetector
 
 from ._charset import decode
-from ._crawlstate import _PAGE_FIELDS, PageState
+from ._crawlstate import PageState, write_pages
 from ._documents import Document, document_from_record, parse_published
 from ._extract import document_from_html
 from ._ingest import WINDOW, content_sha256, units_for
@@ -369,10 +369,7 @@ class ArchiveImporter:
         stamp = now()
 
         def record(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO pages({', '.join(_PAGE_FIELDS)}) VALUES ({', '.join('?' * len(_PAGE_FIELDS))})",
-                [tuple(getattr(replace(r.page, checked_at=stamp), f) for f in _PAGE_FIELDS) for r in batch],
-            )
+            write_pages(conn, [r.page for r in batch])
             conn.execute(
                 "INSERT INTO imports(file, path, done, finished, updated_at) VALUES (?, ?, ?, 0, ?)"
                 " ON CONFLICT(file) DO UPDATE SET done = excluded.done, updated_at = excluded.updated_at",

@@ -19,8 +19,8 @@ import numpy as np
 
 from tracer import InputError, SourceDoc
 
-from ._crawlstate import _PAGE_FIELDS, PageState
-from ._rows import NewDocument, NewUnit, now
+from ._crawlstate import PageState, write_pages
+from ._rows import NewDocument, NewUnit
 from ._store import IndexStore
 
 DOCUMENT_COLUMNS = ("url", "outlet", "lang", "title", "published", "text", "content_sha256", "source", "page_url")
@@ -69,14 +69,10 @@ def merge_shards(store: IndexStore, directory: Path, *, batch_docs: int = 64,
     duplicates: list[PageState] = []
 
     def flush() -> None:
-        stamp = now()
         pages = [p for _, p in pending] + duplicates
 
         def record(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.executemany(
-                f"INSERT OR REPLACE INTO pages({', '.join(_PAGE_FIELDS)}) VALUES ({', '.join('?' * len(_PAGE_FIELDS))})",
-                [tuple(stamp if f == "checked_at" else getattr(p, f) for f in _PAGE_FIELDS) for p in pages],
-            )
+            write_pages(conn, pages)
 
         result = store.write_batch([d for d, _ in pending], also=record)
         summary.merged += result.added + result.replaced

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import index as ix
 from cli import main
 from tests.conftest import ROOT, HashEmbedder
 from tests.test_crawl import EN, paragraphs
+from tests.test_kill import documents as stored_documents
 from tests.test_store import consistent
 from tracer import InputError
 
@@ -210,14 +210,6 @@ print("finished", flush=True)
 """
 
 
-def _stored(index: Path) -> int:
-    try:
-        with sqlite3.connect(f"{(index / 'index.sqlite').as_uri()}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.heavy
 def test_kill_9_during_import_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     sources = tmp_path / "sources.toml"
@@ -235,7 +227,7 @@ def test_kill_9_during_import_loses_nothing_and_duplicates_nothing(tmp_path: Pat
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
         assert proc.stdout is not None and proc.stdout.readline() == "started\n"
         deadline = time.monotonic() + 120
-        while _stored(index) < target and proc.poll() is None and time.monotonic() < deadline:
+        while stored_documents(index) < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

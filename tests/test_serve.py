@@ -62,11 +62,14 @@ class Gate(HashEmbedder):
 class Server:
     """A uvicorn server in a thread, on a port of its own on 127.0.0.1."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, http: Any = "auto") -> None:
+        """``http``: uvicorn's HTTP protocol (a class of its own, e.g. with tracer's connection limits)."""
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
-        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+        self.port = self._sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                                    http=http))  # fmt: skip
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10

@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import tracer
 from tests.conftest import ROOT, HashEmbedder
 from tests.site import Response, Site
-from tests.test_serve import ARTICLE, SOURCES, Gate, add, error_of
+from tests.test_serve import ARTICLE, SOURCES, Gate, Server, add, error_of
 from tracer.service._limits import AcceptErrorFilter, ConnectionLimits, protocol_class
 from tracer.service._service import ServiceSettings, create_app
 from tracer.tracing._judge import rule_for
@@ -32,30 +31,12 @@ from tracer.tracing._judge import rule_for
 pytestmark = pytest.mark.heavy
 
 
-class LimitedServer:
-    """uvicorn in a thread on 127.0.0.1 with tracer's connection limits, as `trace serve` runs it."""
+class LimitedServer(Server):
+    """The test service's uvicorn thread with tracer's connection limits, as `trace serve` runs it."""
 
     def __init__(self, app: Any, limits: ConnectionLimits) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, http=protocol_class(limits))
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert self.server.started
-        while httpx.get(self.base + "/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "not ready in 10 s"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self._thread.join(10)
-        self._sock.close()
+        super().__init__(app, http=protocol_class(limits))
+        self.wait_ready()
 
 
 @pytest.fixture
