@@ -40,7 +40,7 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q --durations=20
+	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=25
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory smoke-install
 

@@ -15,7 +15,6 @@ and the dataset hung (measured: issue 30). Ray is an optional extra (`pip instal
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tracer import Embedder, InputError
+from tracer._cpus import usable_cpus
 from tracer.tracing._langid import LanguageDetector
 
 from ._import import ArchivePage, Skipped, _Damaged, page_document, read_archive, source_for
@@ -142,7 +142,7 @@ def write_shards(paths: Sequence[Path], sources: Sequence[Source], factory: Call
 
     started_here = not ray.is_initialized()
     if started_here:
-        cpus = None if plan.address else (plan.cpus or os.cpu_count() or 1)
+        cpus = None if plan.address else (plan.cpus or usable_cpus())
         ray.init(address=plan.address, num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, ignore_reinit_error=True)  # fmt: skip
     try:

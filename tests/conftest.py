@@ -12,7 +12,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracer import ModelInfo
+
+def _pin_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers), each worker and the processes it
+    starts run on their own share of the CPUs: two workers each running the encoder on every
+    core slowed the suite instead of speeding it (a torch test took 4x as long beside an ONNX one)."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    share = len(cpus) // count
+    if share < 1:
+        return
+    n = int(worker[2:]) % count
+    os.sched_setaffinity(0, cpus[n * share : (n + 1) * share])
+    os.environ["OMP_NUM_THREADS"] = str(share)  # torch's threads, here and in the `trace` processes tests start
+
+
+_pin_worker()
+
+from tracer import ModelInfo  # noqa: E402
 
 # Tests talk to nothing but loopback: model hubs are never asked, even by code paths that would.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -117,3 +136,12 @@ def onnx_embedder(real_embedder):
     from tracer.model._onnx import OnnxEmbedder, ensure_export
 
     return OnnxEmbedder(real_embedder.info, ensure_export(real_embedder), "float32")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the tests that run the real model go first (their order kept), then
+    the heavy ones, then the rest: a minute-long test started last would leave one worker idle
+    while the other finishes it."""
+    if getattr(config.option, "numprocesses", None):
+        rank = {"slow": 0, "heavy": 1}
+        items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=2))

@@ -57,18 +57,26 @@ def write_warc(path: Path, records: list[tuple[str, bytes, str, int]], *, gz: bo
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
+    def ids(n: int, kind: str) -> dict[str, str]:
+        # fixed record IDs (warcio draws random ones): the same records give the same bytes, so a
+        # file cut at a given share is cut at the same place in every run
+        return {"WARC-Record-ID": f"<urn:uuid:00000000-0000-4000-8000-{n:08d}{len(kind):04d}>"}
+
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=gz)
-        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "tests"}))
-        for n, (url, payload, kind, status) in enumerate(records):
+        writer.write_record(writer.create_warc_record("", "warcinfo", payload=io.BytesIO(b"software: tests\r\n"),
+                                                      warc_content_type="application/warc-fields",
+                                                      warc_headers_dict={"WARC-Date": "2025-01-01T00:00:00Z",
+                                                                         "WARC-Filename": path.name, **ids(0, "")}))  # fmt: skip
+        for n, (url, payload, kind, status) in enumerate(records, start=1):
             headers = StatusAndHeaders(f"{status} {'OK' if status == 200 else 'Error'}",
                                        [("Content-Type", kind)], protocol="HTTP/1.1")  # fmt: skip
-            date = f"2025-01-{(n % 28) + 1:02d}T10:00:00Z"
+            date = f"2025-01-{((n - 1) % 28) + 1:02d}T10:00:00Z"
             request = StatusAndHeaders("GET / HTTP/1.1", [("Host", "news.example")], is_http_request=True)
             writer.write_record(writer.create_warc_record(url, "request", payload=io.BytesIO(b""), http_headers=request,
-                                                          warc_headers_dict={"WARC-Date": date}))  # fmt: skip
+                                                          warc_headers_dict={"WARC-Date": date, **ids(n, "request")}))  # fmt: skip
             writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(payload),
-                                                          http_headers=headers, warc_headers_dict={"WARC-Date": date}))  # fmt: skip
+                                                          http_headers=headers, warc_headers_dict={"WARC-Date": date, **ids(n, "response")}))  # fmt: skip
 
 
 def news_records(n: int, start: int = 0) -> list[tuple[str, bytes, str, int]]:

@@ -270,8 +270,9 @@ def test_many_trickling_connections_leave_healthz_answering_and_the_log_small(tm
         def check() -> None:
             while not stop.is_set():
                 try:
-                    if httpx.get(base + "/healthz", timeout=1.5).status_code != 200:
-                        failures.append("status")
+                    answer = httpx.get(base + "/healthz", timeout=1.5)
+                    if answer.status_code != 200:
+                        failures.append(f"status {answer.status_code}: {answer.text[:80]}")
                 except httpx.TransportError as exc:
                     failures.append(type(exc).__name__)
                 time.sleep(0.2)

@@ -19,6 +19,7 @@ from pathlib import Path
 from tracer._errors import InputError
 from tracer.evaluation._evaluate import Accept, Outcome, Query, word_overlap
 from tracer.model._embed import Embedder
+from tracer.model._memo import remembering
 from tracer.tracing._trace import SEARCH_K, article_candidates, article_sentences
 
 GOLD_FILE = "gold.json"
@@ -182,7 +183,11 @@ def run_case(
 def run_cases(
     cases: Sequence[Case], query_embedder: Embedder, passage_embedder: Embedder, workdir: Path, *, margin_k: int
 ) -> list[Outcome]:
-    """``run_case`` for each case in a folder of its own under ``workdir``, numbered apart."""
+    """``run_case`` for each case in a folder of its own under ``workdir``, numbered apart. Each
+    text is encoded once: a case's ablated variants are its own pages and sentences."""
+    shared = query_embedder is passage_embedder
+    query_embedder = remembering(query_embedder)
+    passage_embedder = query_embedder if shared else remembering(passage_embedder)
     outcomes: list[Outcome] = []
     for n, case in enumerate(cases):
         outcomes += run_case(case, query_embedder, passage_embedder, workdir / f"case-{n}", margin_k=margin_k,

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tracer._cpus import usable_cpus
 from tracer._errors import ConfigError, ModelError
 from tracer._files import sha256_file
 from tracer._paths import cache_dir
@@ -143,6 +144,8 @@ def export(st_model: object, info: ModelInfo, target: Path) -> None:
             files = {name: _fingerprint_file(work / name, full=True) for name in CHECKED}
             (work / MARKER).write_text(json.dumps({"version": EXPORT_VERSION, "info": info.to_dict(), "files": files},
                                                   indent=2))  # fmt: skip
+            if read_export(target) == info:  # another process finished first: keep its copy (it may be in use)
+                return
             if target.exists():
                 shutil.rmtree(target)
             os.replace(work, target)
@@ -297,7 +300,7 @@ class OnnxEmbedder:
         self._precision = precision
         self._tokens_per_batch = tokens_per_batch
         runner = _OpenVinoRunner if precision == "bf16" else _OrtRunner
-        self._run_graph = runner(directory / GRAPH[precision], threads or os.cpu_count() or 1)
+        self._run_graph = runner(directory / GRAPH[precision], threads or usable_cpus())
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(info.max_seq_length)
         self._tokenizer.no_padding()  # padded per batch below
