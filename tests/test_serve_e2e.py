@@ -70,6 +70,10 @@ def test_the_api_gives_the_command_line_verdicts(service: tuple[str, subprocess.
     assert [s["status"] for s in api["sentences"]] == [s["status"] for s in cli["sentences"]]
     assert [s["matches"][0]["url"] for s in api["sentences"]] == [s["matches"][0]["url"] for s in cli["sentences"]]
     assert sum(s["status"] == "traced" for s in api["sentences"]) >= 12
+    # the access line is written after the response is sent: give the server a moment under load
+    deadline = time.monotonic() + 10
+    while "sentences=16" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "POST /v1/trace 200 " in log.read_text() and "sentences=16" in log.read_text()
 
 
