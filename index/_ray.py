@@ -15,6 +15,7 @@ and the dataset hung (measured: issue 30). Ray is an optional extra (`pip instal
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,11 @@ class EmbedUnits:
     """A Ray actor: one embedder, loaded once; documents in, the same rows with their units and
     vectors out."""
 
-    def __init__(self, factory: Callable[[], Embedder], window: int) -> None:
+    def __init__(self, factory: Callable[[], Embedder], window: int, threads: int) -> None:
+        # the actors' encoders share the node's CPUs with each other and with the extraction
+        # tasks: each gets its share of threads, not one per CPU (benchmarks/import_scale.py:
+        # 2 actors on 2 cores, 128 units/s with 2 threads each, 142 with 1)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
         self.embedder = factory()
         self.window = window
 
@@ -155,7 +160,9 @@ def write_shards(paths: Sequence[Path], sources: Sequence[Source], factory: Call
         workers = plan.workers or max(1, total)
         items = ray.data.from_items([{"path": str(p)} for p in paths], override_num_blocks=max(1, len(paths)))
         docs = items.flat_map(extract_file, fn_kwargs={"sources": tuple(sources)})
-        embedded = docs.map_batches(EmbedUnits, fn_constructor_kwargs={"factory": factory, "window": window},
+        threads = max(1, round(total / workers))  # each actor's share of the CPUs Ray sees
+        kwargs = {"factory": factory, "window": window, "threads": threads}
+        embedded = docs.map_batches(EmbedUnits, fn_constructor_kwargs=kwargs,
                                     batch_size=BATCH_DOCS, batch_format="pyarrow",
                                     compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=ACTOR_CPUS)  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tracer._cpus import usable_cpus
+from tracer._cpus import encoder_threads
 from tracer._errors import ConfigError, ModelError
 from tracer._files import sha256_file
 from tracer._paths import cache_dir
@@ -300,7 +300,7 @@ class OnnxEmbedder:
         self._precision = precision
         self._tokens_per_batch = tokens_per_batch
         runner = _OpenVinoRunner if precision == "bf16" else _OrtRunner
-        self._run_graph = runner(directory / GRAPH[precision], threads or usable_cpus())
+        self._run_graph = runner(directory / GRAPH[precision], threads or encoder_threads())
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(info.max_seq_length)
         self._tokenizer.no_padding()  # padded per batch below
