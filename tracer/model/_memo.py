@@ -17,9 +17,11 @@ import numpy as np
 from tracer.model._embed import Embedder, ModelInfo, Role, WordPieces
 
 MAX_TEXTS = 400_000
-"""Sentence vectors remembered per role before the memory starts afresh (~600 MB at 384 floats)."""
-MAX_TOKEN_TEXTS = 40_000
-"""Texts whose word-piece vectors are remembered (~40 pieces x 384 floats each: ~2.5 GB at most)."""
+"""Sentence vectors remembered (both roles together) before the memory starts afresh (~600 MB
+at 384 floats)."""
+MAX_TOKEN_TEXTS = 20_000
+"""Texts whose word-piece vectors each of the two word-piece memories keeps (~40 pieces x 384
+floats a text: ~1.2 GB each at most)."""
 
 
 class MemoEmbedder:
