@@ -4,6 +4,7 @@ traces here, with word recall for more candidates than `trace` compares."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,17 @@ from tracer.evaluation._evaluate import Outcome, Protocol, read_parallel_tsv, ru
 from tracer.model._embed import Embedder
 from tracer.model._onnx import as_traced, int8_embedder, query_precision
 from tracer.tracing import _align
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def wide_args() -> argparse.Namespace:
+    """The command line these benchmarks share: ``--ntrex PATH --cases DIR --runs N``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
+    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
+    parser.add_argument("--runs", type=int, default=3)
+    return parser.parse_args()
 
 
 def trace_wide(

@@ -71,7 +71,7 @@ def main() -> None:
     for label, bypass in (("Debian's ukr-rus mode", False), ("tagger bypassed (cg-proc -1)", True)):
         t = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:
-            mt = list(pool.map(lambda u: translate(u, bypass), ukr))  # noqa: B023
+            mt = list(pool.map(translate, ukr, [bypass] * len(ukr)))
         took = time.perf_counter() - t
         empty = sum(not m for m in mt)
         words = [w for m in mt for w in re.findall(r"[*#@]?\w+", m)]

@@ -8,16 +8,13 @@ ablated variants and the NTREX test half:
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
-from pathlib import Path
 
-from _wide import trace_wide
+from _wide import trace_wide, wide_args
 
 from tracer.evaluation._evaluate import Outcome, calibrate, pooled_score
 from tracer.tracing import _align
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 RULES = {
     "cosine": ("cosine",),
     "cosine + margin over claims": ("cosine", "margin"),
@@ -34,11 +31,7 @@ COMPARED = {"best 4 within 0.05 (tracer)": (4, 0.05), "best 2 compared": (2, 1.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
-    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = wide_args()
     embedder, ntrex, real = trace_wide(args.ntrex, args.cases, args.runs, *WIDEST)
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]

@@ -19,14 +19,12 @@ Needs Debian's ``dict-freedict-eng-ind`` (/usr/share/dictd/freedict-eng-ind.*).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from _gloss import Gloss, load_glossary
-from _wide import trace_wide
-from rerank_levers import MODEL, RERANK_TOP, SHARED, _promote, figures, narrowed, pooled, row, with_features
+from _wide import trace_wide, wide_args
+from rerank_levers import MODEL, RERANK_TOP, _promote, figures, narrowed, pooled, row, with_features
 
 from tracer.evaluation._evaluate import Outcome, calibrate
 from tracer.tracing._judge import DecisionRule, Scored
@@ -79,11 +77,7 @@ def coverage(real: Sequence[Outcome], gloss: Gloss) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
-    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = wide_args()
     glossary = load_glossary()
     _, ntrex_wide, real_wide = trace_wide(args.ntrex, args.cases, args.runs, RERANK_TOP, 1.0)
     real, ntrex = narrowed(real_wide, 4, 0.05), narrowed(ntrex_wide, 4, 0.05)  # as `trace` computes recall

@@ -23,15 +23,13 @@ candidates:
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from _wide import trace_wide
+from _wide import trace_wide, wide_args
 
 from tracer.evaluation._evaluate import OperatingPoint, Outcome, calibrate, decide
 from tracer.judgments._agreement import _stated, query_quantities
@@ -39,7 +37,6 @@ from tracer.judgments._flags import dates
 from tracer.tracing._align import compared
 from tracer.tracing._judge import DecisionRule, Scored
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MODEL = "multilingual-e5-small"
 RERANK_TOP = 8
 
@@ -213,11 +210,7 @@ def row(label: str, full: dict[str, float], ablated: dict[str, float], runs: dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
-    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = wide_args()
     _, ntrex_wide, real_wide = trace_wide(args.ntrex, args.cases, args.runs, RERANK_TOP, 1.0)
     names = sorted({o.query.split for o in real_wide})
     print(f"{len(names)} real cases left out one at a time; 'full': traced right, best right, top 3, unsourced "

@@ -24,16 +24,14 @@ The data are traced once with word recall for the best 6 candidates whatever the
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
-from _wide import trace_wide
+from _wide import trace_wide, wide_args
 
 from tracer import DEFAULT_MODEL
 from tracer.evaluation import _evaluate
@@ -42,7 +40,6 @@ from tracer.model._embed import unit_rows, word_rows
 from tracer.tracing import _align, _judge
 from tracer.tracing._trace import query_texts
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 LAYERS = (8, 10, 12)
 Key = tuple[int, int]
 """(outcome's position, candidate unit's id)"""
@@ -186,11 +183,7 @@ def figures(label: str, outcomes: list[Outcome], n_ntrex: int, features: tuple[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ntrex", type=Path, default=SHARED / "ntrex" / "ntrex-dev.tsv")
-    parser.add_argument("--cases", type=Path, default=SHARED / "realcases")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = wide_args()
     base, ntrex, real = trace_wide(args.ntrex, args.cases, args.runs, 6, 1.0)
     wide = ntrex + real
     words = word_evidence(base, wide)
