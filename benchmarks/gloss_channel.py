@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 
 from _gloss import Gloss, load_glossary
 from _wide import trace_wide, wide_args
-from rerank_levers import MODEL, RERANK_TOP, _promote, figures, narrowed, pooled, row, with_features
+from rerank_levers import MODEL, RERANK_TOP, _promote, figures, narrowed, pooled, row
 
-from tracer.evaluation._evaluate import Outcome, calibrate
+from tracer.evaluation._evaluate import Outcome, calibrate, decide
 from tracer.tracing._judge import DecisionRule, Scored
 
 GRID = list(itertools.product((0.05, 0.1, 0.2, 0.3), (0.03, 0.05, 0.1)))
@@ -47,7 +47,7 @@ def gloss_reorder(gloss: Gloss, a: float, delta: float) -> Reorder:
 
 
 def decided(outcomes: Sequence[Outcome], rule: DecisionRule, fix: Reorder | None) -> list[tuple[Outcome, list[Scored]]]:
-    return [(o, fix(o, s) if fix else s) for o, s, _ in with_features(outcomes, rule)]
+    return [(o, fix(o, s) if fix else s) for o, s in decide(outcomes, rule)]  # no reranker features needed
 
 
 def hits(parts: list[tuple[Outcome, list[Scored]]], rule: DecisionRule) -> int:
