@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q $(TORCH)
+	# --no-compile: Python byte-compiles what is imported on first use instead of all of torch and
+	# Ray up front (~1 min of the install here).
+	$(BIN)/python -m pip install -q --no-compile $(TORCH)
 	# Exact versions from the lock (the tested set); pyproject.toml keeps compatible ranges.
-	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[test,ray]'
+	$(BIN)/python -m pip install -q --no-compile -c $(LOCK) -e '.[test,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -54,14 +56,15 @@ test-fast: $(STAMP)
 
 # The README's pip route on a fresh venv with the pip it ships (no upgrade): build the wheel,
 # install it with the lock, trace the bundled example and extract a short page (trafilatura's
-# fallback path, which needs lxml_html_clean): tests/smoke_install.py.
+# fallback path, which needs lxml_html_clean): tests/smoke_install.py. --no-compile: pip would
+# byte-compile all of torch (~55 s of the install here); Python compiles what the smoke run imports.
 SMOKE = build/smoke
 smoke-install: $(STAMP)
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
 	$(BIN)/python -m pip wheel -q --no-deps -w $(SMOKE)/dist .
 	$(PYTHON) -m venv $(SMOKE)/venv
-	$(SMOKE)/venv/bin/python -m pip install -q $(TORCH)
-	$(SMOKE)/venv/bin/python -m pip install -q -c $(LOCK) $(SMOKE)/dist/tracer-*.whl
+	$(SMOKE)/venv/bin/python -m pip install -q --no-compile $(TORCH)
+	$(SMOKE)/venv/bin/python -m pip install -q --no-compile -c $(LOCK) $(SMOKE)/dist/tracer-*.whl
 	$(SMOKE)/venv/bin/python tests/smoke_install.py
 	rm -rf $(SMOKE)
 
