@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,8 +132,8 @@ class Verifier(torch.nn.Module):
 
     @torch.inference_mode()
     def score(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> list[float]:
+        """Scores in the order given (batched by length: less padding)."""
         self.eval()
-        out: list[float] = []
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         values = [0.0] * len(pairs)
         for start in range(0, len(order), batch_size):
@@ -141,8 +141,7 @@ class Verifier(torch.nn.Module):
             z = self([pairs[i][0] for i in chunk], [pairs[i][1] for i in chunk])
             for i, v in zip(chunk, z.tolist(), strict=True):
                 values[i] = v
-        out.extend(values)
-        return out
+        return values
 
 
 def train(
@@ -154,7 +153,7 @@ def train(
     lr: float = 5e-5,
     head_lr: float = 1e-3,
     frozen_layers: int = 4,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> None:
     """Listwise softmax cross-entropy over each group (the original is the target); word
     embeddings and the lowest ``frozen_layers`` layers stay as shipped (cheaper, and they carry
