@@ -20,34 +20,30 @@ Needs Debian's ``dict-freedict-eng-ind`` (/usr/share/dictd/freedict-eng-ind.*).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from _gloss import Gloss, load_glossary
 from _wide import trace_wide, wide_args
-from rerank_levers import MODEL, RERANK_TOP, _promote, figures, narrowed, pooled, row
+from rerank_levers import MODEL, RERANK_TOP, AfterJudge, _promote, decided, figures, narrowed, pooled, row
 
-from tracer.evaluation._evaluate import Outcome, calibrate, decide
+from tracer.evaluation._evaluate import Outcome, calibrate
 from tracer.tracing._judge import DecisionRule, Scored
 
 GRID = list(itertools.product((0.05, 0.1, 0.2, 0.3), (0.03, 0.05, 0.1)))
 
-Reorder = Callable[[Outcome, list[Scored]], list[Scored]]
 
-
-def gloss_reorder(gloss: Gloss, a: float, delta: float) -> Reorder:
+def gloss_reorder(gloss: Gloss, a: float, delta: float) -> AfterJudge:
     def reorder(o: Outcome, scored: list[Scored]) -> list[Scored]:
         if not scored or scored[0].candidate.unit.doc.lang != "en":
             return scored
         best = scored[0].candidate.cosine
-        pool = [s for s in scored[:RERANK_TOP] if s.candidate.unit.doc.lang == "en" and best - s.candidate.cosine <= delta]
+        pool = [
+            s for s in scored[:RERANK_TOP] if s.candidate.unit.doc.lang == "en" and best - s.candidate.cosine <= delta
+        ]
         pick = max(pool, key=lambda s: s.candidate.cosine + a * gloss.score(o.query.text, s.candidate.unit.text))
         return _promote(scored, pick)
 
     return reorder
-
-
-def decided(outcomes: Sequence[Outcome], rule: DecisionRule, fix: Reorder | None) -> list[tuple[Outcome, list[Scored]]]:
-    return [(o, fix(o, s) if fix else s) for o, s in decide(outcomes, rule)]  # no reranker features needed
 
 
 def hits(parts: list[tuple[Outcome, list[Scored]]], rule: DecisionRule) -> int:
@@ -107,7 +103,9 @@ def main() -> None:
             a, delta = max(GRID, key=lambda p: hits(decided(real, rule, gloss_reorder(gloss, *p)), rule))
             fix = gloss_reorder(gloss, a, delta)
         test = decided([o for o in ntrex if o.query.split == "test"], rule, fix)
-        lay = {layout: figures([(o, s) for o, s in test if o.query.layout == layout], rule) for layout in ("runs", "mixed")}
+        lay = {
+            layout: figures([(o, s) for o, s in test if o.query.layout == layout], rule) for layout in ("runs", "mixed")
+        }
         print(row(label, pooled(full_parts), pooled(ablated_parts), lay["runs"], lay["mixed"]), flush=True)
         if chosen:
             print(f"  (a, delta) chosen per left-out case: {chosen}")

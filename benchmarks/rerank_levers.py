@@ -52,6 +52,15 @@ def narrowed(outcomes: Sequence[Outcome], top: int, within: float) -> list[Outco
 
 
 Reorder = Callable[[Outcome, list[Scored], dict[int, list[float]]], list[Scored]]
+AfterJudge = Callable[[Outcome, list[Scored]], list[Scored]]
+"""A reorder after the judge that needs only the outcome (the other levers' benchmarks)."""
+
+
+def decided(
+    outcomes: Sequence[Outcome], rule: DecisionRule, fix: AfterJudge | None
+) -> list[tuple[Outcome, list[Scored]]]:
+    """``decide`` with ``fix`` applied to each sentence's candidates (no reranker features needed)."""
+    return [(o, fix(o, s) if fix else s) for o, s in decide(outcomes, rule)]
 
 
 def _promote(scored: list[Scored], pick: Scored) -> list[Scored]:

@@ -25,15 +25,15 @@ import argparse
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from _verifier import Verifier, train, training_groups
 from _wide import SHARED, trace_wide
-from rerank_levers import MODEL, _promote, figures, pooled, row
+from rerank_levers import MODEL, AfterJudge, _promote, decided, figures, pooled, row
 
-from tracer.evaluation._evaluate import Outcome, calibrate, decide, read_parallel_tsv
+from tracer.evaluation._evaluate import Outcome, calibrate, read_parallel_tsv, read_tatoeba
 from tracer.tracing._judge import DecisionRule, Scored
 
 REORDER_GRID = list(itertools.product((0.0, 0.005, 0.01, 0.02, 0.04), (0.02, 0.05, 0.1)))
@@ -41,16 +41,15 @@ LOW = (-99.0, -6.0, -4.0, -2.0, -1.0, 0.0)
 HIGH = (99.0, 4.0, 2.0, 1.0, 0.0)
 
 Scores = dict[tuple[str, str], float]
-Reorder = Callable[[Outcome, list[Scored]], list[Scored]]
 
 
-def read_tatoeba(root: Path) -> list[tuple[str, str]]:
-    ind = (root / "tatoeba.ind-eng.ind").read_text(encoding="utf-8").splitlines()
-    eng = (root / "tatoeba.ind-eng.eng").read_text(encoding="utf-8").splitlines()
+def ind_eng(root: Path) -> list[tuple[str, str]]:
+    """Tatoeba's ind-eng pairs (Indonesian sentences are what the verifier reads first)."""
+    ind, eng = read_tatoeba(root)["ind-eng"]
     return [(a.strip(), b.strip()) for a, b in zip(ind, eng, strict=True) if a.strip() and b.strip()]
 
 
-def verifier_reorder(scores: Scores, top: int, a: float, delta: float) -> Reorder:
+def verifier_reorder(scores: Scores, top: int, a: float, delta: float) -> AfterJudge:
     def reorder(o: Outcome, scored: list[Scored]) -> list[Scored]:
         if len(scored) < 2 or a == 0.0:
             return scored
@@ -65,7 +64,7 @@ def verifier_reorder(scores: Scores, top: int, a: float, delta: float) -> Reorde
     return reorder
 
 
-def judged(scores: Scores, rule: DecisionRule, low: float, high: float, then: Reorder) -> Reorder:
+def judged(scores: Scores, rule: DecisionRule, low: float, high: float, then: AfterJudge) -> AfterJudge:
     """Veto a traced best the verifier doubts; trace a possible one it is sure of."""
     below = (rule.threshold + (rule.possible if rule.possible is not None else rule.threshold - 0.1)) / 2
 
@@ -86,10 +85,6 @@ def judged(scores: Scores, rule: DecisionRule, low: float, high: float, then: Re
     return reorder
 
 
-def decided(outcomes: Sequence[Outcome], rule: DecisionRule, fix: Reorder | None) -> list[tuple[Outcome, list[Scored]]]:
-    return [(o, fix(o, s) if fix else s) for o, s in decide(outcomes, rule)]
-
-
 def gain(parts: list[tuple[Outcome, list[Scored]]], rule: DecisionRule) -> float:
     """Lines traced right, less three for each line traced wrong (sourced or not)."""
     right = wrong = 0
@@ -100,10 +95,6 @@ def gain(parts: list[tuple[Outcome, list[Scored]]], rule: DecisionRule) -> float
             else:
                 wrong += 1
     return right - 3 * wrong
-
-
-def best_right(parts: list[tuple[Outcome, list[Scored]]]) -> int:
-    return sum(bool(s) and o.covers_gold(s[0].candidate) for o, s in parts if o.labelled and o.gold is not None)
 
 
 def score_pairs(verifier: Verifier, outcomes: Sequence[Outcome], top: int, cache: Path | None) -> Scores:
@@ -161,7 +152,7 @@ def main() -> None:
         verifier.load_state_dict(load_file(args.load / "verifier.safetensors"))
     else:
         started = time.monotonic()
-        groups = training_groups(read_parallel_tsv(args.ntrex), read_tatoeba(args.tatoeba), base)
+        groups = training_groups(read_parallel_tsv(args.ntrex), ind_eng(args.tatoeba), base)
         print(f"verifier: {len(groups)} training groups ({sum(len(g.texts) for g in groups)} pairs)", flush=True)
         train(verifier, groups, epochs=args.epochs)
         print(f"verifier: trained in {time.monotonic() - started:.0f} s", flush=True)
@@ -171,22 +162,21 @@ def main() -> None:
             args.save.mkdir(parents=True, exist_ok=True)
             save_file({k: v.contiguous() for k, v in verifier.state_dict().items()}, args.save / "verifier.safetensors")
     test = [o for o in ntrex if o.query.split == "test"]
-    scores = score_pairs(
-        verifier,
-        [*real, *test],
-        args.top,
-        (args.save or args.load) / "scores.json" if (args.save or args.load) else None,
-    )
+    kept = args.save or args.load  # the verifier's directory keeps its scores too
+    scores = score_pairs(verifier, [*real, *test], args.top, kept / "scores.json" if kept else None)
     coverage(real, scores, args.top)
 
     names = sorted({o.query.split for o in real})
     calib = [o for o in ntrex if o.query.split == "calib"]
     print(f"{'':<30} {'full':<27} {'ablated':<15} {'NTREX runs':<13} mixed")
 
-    def choose(train_real: list[Outcome], rule: DecisionRule, judge: bool) -> tuple[Reorder, tuple]:
+    def choose(train_real: list[Outcome], rule: DecisionRule, judge: bool) -> tuple[AfterJudge, tuple]:
         a, delta = max(
             REORDER_GRID,
-            key=lambda p: (best_right(decided(train_real, rule, verifier_reorder(scores, args.top, *p))), -p[0]),
+            key=lambda p: (
+                figures(decided(train_real, rule, verifier_reorder(scores, args.top, *p)), rule)["top1_any"],
+                -p[0],
+            ),
         )
         fix = verifier_reorder(scores, args.top, a, delta)
         if not judge:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from _verifier import Group, Verifier, train
 from _wide import SHARED, trace_wide
-from rerank_levers import MODEL, figures, pooled
-from verifier import coverage, decided, verifier_reorder
+from rerank_levers import MODEL, decided, figures, pooled
+from verifier import coverage, verifier_reorder
 
 from tracer.evaluation._evaluate import Outcome, calibrate
 
