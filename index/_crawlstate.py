@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _vectors
 from ._rows import BatchResult, NewDocument, now
 
 MAX_FAILURES = 5
@@ -154,7 +155,9 @@ class CrawlState:
             rows = self._conn.execute(
                 "SELECT u.text, u.vector FROM units u JOIN documents d ON d.id = u.doc_id WHERE d.url = ?", (url,)
             ).fetchall()
-        return {text: np.frombuffer(blob, dtype=np.float32).reshape(dim) for text, blob in rows}
+        rows = [(text, blob) for text, blob in rows if _vectors.bad_blob([blob], dim) is None]
+        vectors = _vectors.decode([blob for _, blob in rows], dim) if rows else []
+        return {text: vector for (text, _), vector in zip(rows, vectors, strict=True)}
 
     def source_crawls(self) -> dict[str, dict[str, object]]:
         """Per crawled source: when its pages were last checked, pages stored, pages whose last

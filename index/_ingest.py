@@ -72,6 +72,7 @@ def manifest_for(embedder: Embedder, window: int = WINDOW) -> dict[str, object]:
         "faiss": _vectors.POLICY,
         "metric": "inner_product",
         "normalized": True,
+        "stored_vectors": _vectors.STORED,
         "versions": versions,
     }
 

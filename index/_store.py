@@ -386,10 +386,13 @@ class IndexStore(CrawlState, VectorFile):
             raise ReferenceIndexError(f"index at {self.path} was opened read-only")
 
     def _vector_blob(self, vector: np.ndarray) -> bytes:
+        """A unit vector as this index stores it: the manifest's ``stored_vectors`` (float32 for
+        indexes from before the key)."""
         vec = np.ascontiguousarray(vector, dtype=np.float32)
         if vec.shape != (self.model.dim,):
             raise ReferenceIndexError(f"vector of shape {vec.shape} does not fit index dimension {self.model.dim}")
-        return vec.tobytes()
+        stored = _vectors.stored_type(self.manifest.get("stored_vectors", "float32"))
+        return vec.astype(stored).tobytes()  # type: ignore[arg-type]
 
     def _bump_generation(self) -> int:
         generation = self.generation + 1
@@ -499,6 +502,9 @@ def _manifest_problem(manifest: object) -> str | None:
         return f"its manifest's model is incomplete ({exc})"
     if not isinstance(info.dim, int) or isinstance(info.dim, bool) or info.dim <= 0 or not isinstance(info.name, str):
         return f"its manifest's model has no usable name and dimension ({info.name!r}, {info.dim!r})"
+    stored = manifest.get("stored_vectors", "float32")
+    if _vectors.stored_type(stored) is None:
+        return f"its manifest's stored_vectors is {stored!r}, not 'float16' or 'float32'"
     return None
 
 

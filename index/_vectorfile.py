@@ -88,10 +88,11 @@ class VectorFile:
         dim = self.model.dim
         rows = self._conn.execute(f"SELECT id, vector FROM units {where} ORDER BY id", params).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        bad = next((r[0] for r in rows if not isinstance(r[1], bytes) or len(r[1]) != 4 * dim), None)
+        blobs = [r[1] for r in rows]
+        bad = _vectors.bad_blob(blobs, dim)
         if bad is not None:
-            raise self._damaged(f"the stored vector of unit {bad} is not {dim} float32 values")
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            raise self._damaged(f"the stored vector of unit {rows[bad][0]} is not {dim} float16 or float32 values")
+        vecs = _vectors.decode(blobs, dim) if rows else np.zeros((0, dim), np.float32)
         norms = np.linalg.norm(vecs, axis=1) if len(rows) else np.zeros(0)
         wrong = np.flatnonzero(~np.isfinite(norms) | (np.abs(norms - 1.0) > NORM_SLACK))
         if len(wrong):

@@ -3,7 +3,7 @@
 Up to ``EXACT_LIMIT`` vectors an exact ``IDMap2,Flat`` index (1.5 KB of RAM per vector; every
 vector is read for every article). Beyond it, ``IVF{nlist},PQ{m}``: product-quantized codes
 (~60 B per vector at dimension 384) find candidates, and the best ``RERANK`` of them per query
-are re-scored exactly with their float32 vectors, which SQLite keeps anyway. Measured on 2
+are re-scored exactly with the vectors SQLite keeps anyway (float16, ``STORED``). Measured on 2
 cores (benchmarks/vector_index.py, 20 queries): at 100k vectors flat 59 ms, IVF-PQ 2.1 ms with
 recall@1 1.000 and recall@24 0.999 against exact search; at 1M flat 0.65 s, IVF-PQ 6.3 ms.
 """
@@ -34,6 +34,39 @@ POLICY = f"{FLAT} up to {EXACT_LIMIT} vectors, then IVF-PQ with exact re-ranking
 
 VectorsOf = Callable[[np.ndarray], np.ndarray]
 """Float32 vectors of the given ids, row for row (read from SQLite)."""
+
+STORED = "float16"
+"""How SQLite keeps each unit's vector (the copy that rebuilds the vector file and re-scores
+IVF-PQ candidates exactly). float16 halves float32's 1,536 B per unit at dimension 384; its
+rounding (under 5e-4 of each value) changed no verdict and no figure on the real cases (440
+sentences) or NTREX (6,105), and one best source of the 6,545 (benchmarks/vector_storage.py).
+Indexes from before it keep float32: each blob is read by its length, so both can share one index."""
+_STORED_TYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4")}
+
+
+def stored_type(name: object) -> np.dtype | None:
+    """The numpy type a manifest's ``stored_vectors`` names, or None if it names none we read."""
+    return _STORED_TYPES.get(name) if isinstance(name, str) else None
+
+
+def decode(blobs: list[bytes], dim: int) -> np.ndarray:
+    """Float32 rows of stored vector blobs, float16 or float32 told apart by length (checked
+    first with :func:`bad_blob`)."""
+    sizes = {t.itemsize * dim: t for t in _STORED_TYPES.values()}
+    lengths = {len(b) for b in blobs}
+    if len(lengths) == 1:  # the usual case: one read of every row
+        raw = np.frombuffer(b"".join(blobs), dtype=sizes[lengths.pop()])
+        return raw.reshape(len(blobs), dim).astype(np.float32)
+    out = np.empty((len(blobs), dim), np.float32)
+    for row, blob in enumerate(blobs):
+        out[row] = np.frombuffer(blob, dtype=sizes[len(blob)])
+    return out
+
+
+def bad_blob(blobs: list[object], dim: int) -> int | None:
+    """Row of the first blob that is no stored vector of dimension ``dim``, or None."""
+    sizes = {t.itemsize * dim for t in _STORED_TYPES.values()}
+    return next((n for n, b in enumerate(blobs) if not isinstance(b, bytes) or len(b) not in sizes), None)
 
 
 def nlist_for(n: int) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import index as ix
+from index import _vectors as ix_vectors
 from tests.conftest import ROOT, HashEmbedder
 from tests.test_import import SOURCES, news_records, page, write_warc
 from tests.test_kill import documents
@@ -66,8 +67,11 @@ def contents(index: Path) -> tuple[dict[str, tuple[object, ...]], dict[tuple[str
     with ix.IndexStore.open(index) as store:
         docs = {r[0]: tuple(r[1:]) for r in store._conn.execute(
             "SELECT url, outlet, lang, title, published, text, content_sha256 FROM documents")}  # fmt: skip
-        units = {(url, first, last): np.frombuffer(vec, np.float32) for url, first, last, vec in store._conn.execute(
-            "SELECT d.url, u.first, u.last, u.vector FROM units u JOIN documents d ON d.id = u.doc_id")}  # fmt: skip
+        rows = store._conn.execute(
+            "SELECT d.url, u.first, u.last, u.vector FROM units u JOIN documents d ON d.id = u.doc_id"
+        ).fetchall()
+        vectors = ix_vectors.decode([r[3] for r in rows], store.model.dim)
+        units = {(url, first, last): v for (url, first, last, _), v in zip(rows, vectors, strict=True)}
     return docs, units
 
 

@@ -238,3 +238,41 @@ def test_jsonl_is_checked_whole_then_streamed(tmp_path: Path) -> None:
         fh.write("{broken\n")
     with pytest.raises(ix._documents.InputError, match="line 1001: not valid JSON"):
         ix.check_jsonl(path)
+
+
+def test_new_indexes_store_float16_and_older_float32_ones_stay_readable(
+    tmp_path: Path, hash_embedder: HashEmbedder
+) -> None:
+    """SQLite's copy of each vector is float16 (half of float32's bytes); an index written before
+    that keeps float32 and keeps being written so, and an index holding both reads both."""
+    dim = hash_embedder.info.dim
+    text = "Troops arrived in Kursk. Seoul confirmed it. The talks ended."
+    build(tmp_path / "new", hash_embedder, [doc("https://a.example/1", text)])
+    old_manifest = {k: v for k, v in ix.manifest_for(hash_embedder).items() if k != "stored_vectors"}
+    with IndexStore.create(tmp_path / "old", old_manifest) as store, store.write_lock():
+        ix.add_documents(store, [doc("https://a.example/1", text)], hash_embedder)
+
+    def blob_sizes(path: Path) -> set[int]:
+        with sqlite3.connect(path / "index.sqlite") as conn:
+            return {n for (n,) in conn.execute("SELECT length(vector) FROM units")}
+
+    assert blob_sizes(tmp_path / "new") == {2 * dim} and blob_sizes(tmp_path / "old") == {4 * dim}
+    with IndexStore.open(tmp_path / "new") as new, IndexStore.open(tmp_path / "old") as old:
+        assert new.manifest["stored_vectors"] == "float16" and "stored_vectors" not in old.manifest
+        ids_new, v_new = new._vectors()
+        _, v_old = old._vectors()
+        assert v_new.dtype == np.float32 and np.abs(v_new - v_old).max() < 1e-3 and np.abs(v_new - v_old).max() > 0
+        query = hash_embedder.embed(["troops arrived in kursk"], role="query")
+        assert new.search(query, 3)[1][0].tolist() == ids_new[np.argsort(-(v_new @ query[0]))[:3]].tolist()
+    # one index with both: an old index given float16 rows (as a newer writer's import would)
+    with sqlite3.connect(tmp_path / "old" / "index.sqlite") as conn:
+        conn.execute("UPDATE units SET vector = ? WHERE id = (SELECT MIN(id) FROM units)",
+                     (v_new[0].astype(np.float16).tobytes(),))  # fmt: skip
+    for f in (tmp_path / "old").glob("vectors-*.faiss*"):
+        f.unlink()
+    assert blob_sizes(tmp_path / "old") == {2 * dim, 4 * dim}
+    assert consistent(tmp_path / "old") == (1, len(ids_new))
+    with sqlite3.connect(tmp_path / "new" / "index.sqlite") as conn:
+        conn.execute("UPDATE meta SET value = json_set(value, '$.stored_vectors', 'int4') WHERE key = 'manifest'")
+    with pytest.raises(ReferenceIndexError, match="stored_vectors is 'int4', not 'float16' or 'float32'"):
+        IndexStore.open(tmp_path / "new")

@@ -107,7 +107,7 @@ def test_a_stored_vector_of_the_wrong_length_or_norm_is_damage_not_an_answer(tmp
     import numpy as np
 
     embedder = HashEmbedder()
-    for blob, said in ((b"\x00" * 12, "is not 64 float32 values"),
+    for blob, said in ((b"\x00" * 12, "is not 64 float16 or float32 values"),
                        ((np.ones(64, np.float32) * 50).tobytes(), "is not a unit vector"),
                        (np.full(64, np.nan, np.float32).tobytes(), "is not a unit vector")):  # fmt: skip
         path = tmp_path / f"index-{len(blob)}-{blob[:4].hex()}"
