@@ -106,7 +106,7 @@ def test_a_killed_ray_import_run_again_loses_nothing_and_duplicates_nothing(tmp_
     proc = ray_import(index, sources, shards, paths)
     deadline = time.monotonic() + 240
     while documents(index) < 10 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.05)  # the merge waits 0.2 s a batch of 4: ample; a tighter poll takes CPU from Ray's start
     os.killpg(proc.pid, signal.SIGKILL)  # mid-merge, with the local Ray it started: some batches stored
     proc.wait()
     killed_at = documents(index)
