@@ -21,7 +21,9 @@ class TokenHashEmbedder(HashEmbedder):
 
     def embed_with_tokens(self, texts: Sequence[str], *, role: str) -> tuple[np.ndarray, list[WordPieces]]:
         self.calls.append((f"both:{role}", len(texts)))
-        return self.embed(texts, role=role), [WordPieces(self.embed(t.split(), role=role), tuple(t.split())) for t in texts]
+        return self.embed(texts, role=role), [
+            WordPieces(self.embed(t.split(), role=role), tuple(t.split())) for t in texts
+        ]
 
 
 def test_encodes_only_texts_not_met_before_with_that_role() -> None:
@@ -78,3 +80,22 @@ def test_memory_starts_afresh_past_its_bound(monkeypatch) -> None:  # type: igno
     out = memo.embed(["a", "c", "d"], role="passage")  # 2 + 2 new > 3: encoded afresh, all of them
     assert inner.calls == [("passage", 3)]
     np.testing.assert_array_equal(out, inner.embed(["a", "c", "d"], role="passage"))
+
+
+def test_a_memo_that_indexes_and_traces_keeps_passages_word_pieces_from_one_pass() -> None:
+    inner = TokenHashEmbedder()
+    memo = MemoEmbedder(inner, passage_pieces=True)
+    vectors = memo.embed(["p q", "r"], role="passage")
+    assert inner.calls[0] == ("both:passage", 2)  # one pass: vectors and pieces
+    np.testing.assert_array_equal(vectors, inner.embed(["p q", "r"], role="passage"))
+    inner.calls.clear()
+    pieces = memo.token_vectors(["r", "p q"], role="passage")  # type: ignore[attr-defined]
+    assert inner.calls == []  # word recall's candidates come from memory
+    np.testing.assert_array_equal(pieces[1], inner.embed(["p", "q"], role="passage"))
+    inner.calls.clear()
+    memo.embed(["a b"], role="query")  # queries take their own path (embed_with_tokens, in tracing)
+    assert inner.calls == [("query", 1)]
+    plain = MemoEmbedder(TokenHashEmbedder())  # the default: an index-only memo (int8 passages)
+    plain.embed(["p q"], role="passage")
+    assert plain.inner.calls == [("passage", 1)]  # type: ignore[attr-defined]
+    assert remembering(plain, passage_pieces=True) is plain

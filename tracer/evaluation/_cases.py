@@ -186,7 +186,7 @@ def run_cases(
     """``run_case`` for each case in a folder of its own under ``workdir``, numbered apart. Each
     text is encoded once: a case's ablated variants are its own pages and sentences."""
     shared = query_embedder is passage_embedder
-    query_embedder = remembering(query_embedder)
+    query_embedder = remembering(query_embedder, passage_pieces=shared)
     passage_embedder = query_embedder if shared else remembering(passage_embedder)
     outcomes: list[Outcome] = []
     for n, case in enumerate(cases):

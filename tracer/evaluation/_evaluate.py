@@ -552,7 +552,7 @@ def run_protocol(
     """Build a throwaway index in ``workdir`` and trace every composed article against it."""
     from index import Document, IndexStore, add_documents, manifest_for
 
-    embedder = remembering(embedder)  # the layouts compose the same sentences
+    embedder = remembering(embedder, passage_pieces=True)  # the layouts compose the same sentences
     plan = make_plan(docs, protocol.langs, protocol.absent, protocol.seed)
     sources = source_texts(docs, plan, protocol.seed)
     with IndexStore.create(workdir, manifest_for(embedder)) as store:
@@ -586,7 +586,7 @@ def run_protocols(
     ~130 unsourced sentences per half, too few to place a 2% threshold; the documents of each
     half stay the same in every run, so the halves never mix. Each text is encoded once: every
     run indexes and traces mostly the same sentences."""
-    embedder = remembering(embedder)
+    embedder = remembering(embedder, passage_pieces=True)  # it indexes and traces: see MemoEmbedder
     outcomes: list[Outcome] = []
     for run in range(runs):
         seeded = replace(protocol, seed=protocol.seed + run)

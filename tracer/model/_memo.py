@@ -29,8 +29,11 @@ class MemoEmbedder:
     texts it has not met with the same role. Vectors are those the wrapped embedder gave the
     first time, so a text's vector no longer depends on the batch it came in."""
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: Embedder, *, passage_pieces: bool = False) -> None:
         self.inner = inner
+        self.passage_pieces = passage_pieces
+        """Remember passages' word pieces from the pass that embeds them: for a memo that both
+        indexes and traces, where tracing asks for the candidates' pieces (word recall)."""
         self._vectors: dict[tuple[Role, str], np.ndarray] = {}
         self._pieces: dict[tuple[Role, str], tuple[np.ndarray, WordPieces]] = {}
         self._tokens: dict[tuple[Role, str], np.ndarray] = {}
@@ -62,7 +65,12 @@ class MemoEmbedder:
 
     def embed(self, texts: Sequence[str], *, role: Role, show_progress: bool = False) -> np.ndarray:
         missing = self._missing(texts, role, self._vectors, MAX_TEXTS)
-        if missing:
+        both = getattr(self.inner, "embed_with_tokens", None) if role == "passage" and self.passage_pieces else None
+        if missing and both is not None and len(self._tokens) + len(missing) <= MAX_TOKEN_TEXTS:
+            vectors, pieces = both(missing, role=role)
+            self._vectors.update(((role, t), v) for t, v in zip(missing, vectors, strict=True))
+            self._tokens.update(((role, t), p.vectors) for t, p in zip(missing, pieces, strict=True))
+        elif missing:
             vectors = self.inner.embed(missing, role=role, show_progress=show_progress)
             self._vectors.update(((role, t), v) for t, v in zip(missing, vectors, strict=True))
         if not texts:
@@ -88,6 +96,8 @@ class MemoEmbedder:
         return [self._tokens[(role, t)] for t in texts]
 
 
-def remembering(embedder: Embedder) -> Embedder:
+def remembering(embedder: Embedder, *, passage_pieces: bool = False) -> Embedder:
     """``embedder`` wrapped in a ``MemoEmbedder`` (once: a wrapped one is returned as it is)."""
-    return embedder if isinstance(embedder, MemoEmbedder) else MemoEmbedder(embedder)  # type: ignore[return-value]
+    if isinstance(embedder, MemoEmbedder):
+        return embedder  # type: ignore[return-value]
+    return MemoEmbedder(embedder, passage_pieces=passage_pieces)  # type: ignore[return-value]
