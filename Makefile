@@ -41,6 +41,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=25
 	$(MAKE) --no-print-directory docs

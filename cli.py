@@ -757,7 +757,9 @@ def _import_with_ray(writer: Any, paths: list[Path], sources: Any, shards_dir: P
 @index_option
 @click.option("--sources", "--config", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sources file (TOML) [default: the shipped configs/sources.toml].")  # fmt: skip
-@click.option("--group", "group_names", multiple=True, metavar="GROUP", help="Only the sources of this group (repeatable).")
+@click.option(
+    "--group", "group_names", multiple=True, metavar="GROUP", help="Only the sources of this group (repeatable)."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @common_options
 @errors_to_exit

@@ -43,7 +43,7 @@ def load_glossary(prefix: Path = DICT) -> dict[str, set[str]]:
         head, off, size = line.split("\t")
         if head.startswith("00database") or " " in head or not head.isalpha():
             continue
-        lines = raw[_b64(off):_b64(off) + _b64(size)].decode("utf-8", "replace").splitlines()[1:]
+        lines = raw[_b64(off) : _b64(off) + _b64(size)].decode("utf-8", "replace").splitlines()[1:]
         numbered = [ln for ln in lines if re.match(r"\d+\. ", ln)]
         translations = [re.sub(r"^\d+\. ", "", ln) for ln in numbered] if numbered else lines[:1]
         for part in ",".join(translations).split(","):
@@ -61,7 +61,7 @@ def forms(token: str) -> Iterable[str]:
             yield token[: -len(suffix)]
     for prefix in _PREFIXES:
         if token.startswith(prefix) and len(token) - len(prefix) >= 4:
-            stem = token[len(prefix):]
+            stem = token[len(prefix) :]
             yield stem
             for suffix in _SUFFIXES:
                 if stem.endswith(suffix) and len(stem) - len(suffix) >= 4:

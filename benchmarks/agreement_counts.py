@@ -27,7 +27,9 @@ from tracer.tracing._judge import rule_for
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 _NAME = r"((?:[A-Z][\w'’-]+)(?:\s+[A-Z][\w'’-]+){0,2})"
-_TITLE = r"(?:juru bicara|jubir|presiden|menteri|wakil|kepala|direktur|gubernur|duta besar|dubes|sekretaris|ketua|pejabat)"
+_TITLE = (
+    r"(?:juru bicara|jubir|presiden|menteri|wakil|kepala|direktur|gubernur|duta besar|dubes|sekretaris|ketua|pejabat)"
+)
 _AFTER = re.compile(r"\b(?:kata|ujar|ucap|tutur|jelas|tegas|ungkap|imbuh|tambah|lanjut|menurut)\s+"
                     rf"(?:{_TITLE}\s+(?:[a-z]+\s+){{0,3}})?{_NAME}")  # fmt: skip
 _BEFORE = re.compile(_NAME + r"\s+(?:juga\s+|pun\s+|kemudian\s+|sebelumnya\s+)?(?:mengatakan|menyatakan|menyebut|"

@@ -88,7 +88,9 @@ def main() -> None:
     clean = [re.sub(r"[*#@]", "", m) or u for m, u in zip(mt, ukr, strict=True)]  # empty: the original stands in
     sims = {name: q @ embedder.embed(texts, role="passage").T
             for name, texts in (("Ukrainian originals", ukr), ("Apertium Russian (bypass)", clean), ("real Russian", rus))}  # fmt: skip
-    sims["originals and Apertium, better of each"] = np.maximum(sims["Ukrainian originals"], sims["Apertium Russian (bypass)"])
+    sims["originals and Apertium, better of each"] = np.maximum(
+        sims["Ukrainian originals"], sims["Apertium Russian (bypass)"]
+    )
     gold = np.arange(len(rows))
     for name, s in sims.items():
         print(f"  Indonesian -> {name:<40} top-1 {float((s.argmax(axis=1) == gold).mean()):.3f}")

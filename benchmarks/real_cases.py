@@ -118,8 +118,10 @@ def main() -> None:
         "'top1' = traced to an accepted original, 'best' = best candidate right, 'top3' = an accepted one "
         "among the best three, 'wrong' = share of the lines without a source that were traced"
     )
-    print("\nthe headline: leave one case out (each case scored by a rule fitted on the NTREX calibration "
-          "half and the other cases, never on itself)")
+    print(
+        "\nthe headline: leave one case out (each case scored by a rule fitted on the NTREX calibration "
+        "half and the other cases, never on itself)"
+    )
     print(header)
     pooled = {"full": [], "ablated": []}
     folds = []

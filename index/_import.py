@@ -142,7 +142,11 @@ def _warc_pages(path: Path, after: int) -> Iterator[ArchivePage | Skipped]:
                 status = record.http_headers.get_statuscode() if wanted else None
                 kind = (record.http_headers.get_header("Content-Type") or "") if wanted else ""
                 media = kind.split(";")[0].strip().lower()
-                body = record.content_stream().read(MAX_RECORD_BYTES + 1) if status == "200" and media in HTML_TYPES else b""
+                body = (
+                    record.content_stream().read(MAX_RECORD_BYTES + 1)
+                    if status == "200" and media in HTML_TYPES
+                    else b""
+                )
                 offset = records.get_record_offset()  # from the file's start, wherever reading began
                 end = offset + records.get_record_length()
                 if record.format != "warc":

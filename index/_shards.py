@@ -107,11 +107,18 @@ def merge_shards(store: IndexStore, directory: Path, *, batch_docs: int = 64,
                 vector = (np.frombuffer(raw, dtype=np.float32) if isinstance(raw, bytes)
                           else np.asarray(raw, dtype=np.float32))  # fmt: skip
                 if vector.shape != (dim,):
-                    raise InputError(f"{path}: a vector of {url} has {vector.shape[0]} values; the index's model has {dim}")
+                    raise InputError(
+                        f"{path}: a vector of {url} has {vector.shape[0]} values; the index's model has {dim}"
+                    )
                 units.append(NewUnit(int(u["first"]), int(u["last"]), int(u["start"]), int(u["end"]), str(u["text"]),
                                      vector))  # fmt: skip
-            meta = SourceDoc(url=url, outlet=outlet, lang=str(row["lang"]), title=str(row.get("title") or ""),
-                             published=row.get("published") or None)  # type: ignore[arg-type]
+            meta = SourceDoc(
+                url=url,
+                outlet=outlet,
+                lang=str(row["lang"]),
+                title=str(row.get("title") or ""),
+                published=row.get("published") or None,
+            )  # type: ignore[arg-type]
             pending.append((NewDocument(doc=meta, text=text, content_sha256=str(row["content_sha256"]), units=units),
                             page))  # fmt: skip
             summary.units += len(units)

@@ -309,7 +309,9 @@ def _cases() -> list[Path]:
 
 def _gold_lines(case: Path) -> tuple[int, int]:
     """(sourced, unsourced) gold lines of a case, as score_case.py counts them."""
-    queries = [q for article in json.loads((case / "gold.json").read_text(encoding="utf-8")) for q in article["queries"]]
+    queries = [
+        q for article in json.loads((case / "gold.json").read_text(encoding="utf-8")) for q in article["queries"]
+    ]
     return sum(q["url"] is not None for q in queries), sum(q["url"] is None for q in queries)
 
 

@@ -167,8 +167,10 @@ def test_trace_returns_the_schema_report_and_its_views(serve: Callable[..., Serv
         (b'{"text": "x y z.", "name": "\\ud800"}', {}, 400, "bad_input"),
         (b'{"url": "https://a.example/\\udc80"}', {}, 400, "bad_input"),
         (b'{"text": "x y z.", "\\ud800": 1}', {}, 400, "unknown_field"),
-        *[(json.dumps({"url": bad}).encode(), {}, 400, "bad_input")
-          for bad in ("http://[::1/", "http://[garbage]/", f"http://{'a' * 300}.example/", "http://")],
+        *[
+            (json.dumps({"url": bad}).encode(), {}, 400, "bad_input")
+            for bad in ("http://[::1/", "http://[garbage]/", f"http://{'a' * 300}.example/", "http://")
+        ],
         (json.dumps({"text": ARTICLE, "before": "1111" * 10_000}).encode(), {}, 400, "bad_input"),
     ],
 )

@@ -140,7 +140,9 @@ def parse_request(data: dict[str, Any], *, default_format: str = "json") -> Trac
     """Check a request's fields (JSON body or the page's form) before any work is queued."""
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        listed = ", ".join(_echo(k) for k in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        listed = ", ".join(_echo(k) for k in unknown[:3]) + (
+            f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        )
         raise ServiceError(400, "unknown_field", f"unknown field(s) {listed}; known: {', '.join(sorted(FIELDS))}")
     text = _string(data, "text")
     url = _string(data, "url")
