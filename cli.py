@@ -739,17 +739,9 @@ def index_import(index_dir: Path | None, files: tuple[Path, ...], model: str | N
 def _import_with_ray(writer: Any, paths: list[Path], sources: Any, shards_dir: Path | None, plan: Any,
                      batch_docs: int, progress: Any) -> dict[str, object]:  # fmt: skip
     import dataclasses
-    import shutil
-    import tempfile
 
-    keep = shards_dir is not None
-    shards = shards_dir or Path(tempfile.mkdtemp(prefix=".import-shards-", dir=writer.path))
-    try:
-        workers, merged = writer.import_with_ray(paths, sources, shards, plan, batch_docs=batch_docs,
-                                                 progress=progress)  # fmt: skip
-    finally:
-        if not keep:
-            shutil.rmtree(shards, ignore_errors=True)
+    workers, merged = writer.import_with_ray(paths, sources, shards_dir, plan, batch_docs=batch_docs,
+                                             progress=progress)  # fmt: skip
     return {"engine": "ray", "workers": workers, **dataclasses.asdict(merged)}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,9 @@ from ._sources import CrawlConfig, Source
 from ._store import IndexStore
 
 log = logging.getLogger("tracer")
+
+SCRATCH_SHARDS = ".import-shards-"
+"""Prefix of the scratch directories (in the index) of Ray imports given no shards directory."""
 
 Backend = Literal["auto", "onnx-int8", "torch"]
 
@@ -125,12 +129,24 @@ class IndexWriter:
         importer = ArchiveImporter(self.store, self.embedder, sources, batch_docs=batch_docs, progress=progress)
         return importer.run(paths)
 
-    def import_with_ray(self, paths: Sequence[Path], sources: Sequence[Source], shards: Path, plan: RayPlan, *,
-                        factory: Callable[[], Embedder] | None = None, batch_docs: int = 64,
+    def import_with_ray(self, paths: Sequence[Path], sources: Sequence[Source], shards: Path | None, plan: RayPlan,
+                        *, factory: Callable[[], Embedder] | None = None, batch_docs: int = 64,
                         progress: Callable[[int], None] | None = None) -> tuple[int, MergeSummary]:  # fmt: skip
         """The same import with Ray, through Parquet ``shards``, merged here; returns the actors
         used and the merge's summary. ``factory`` makes each actor's embedder (default: this
-        index's model, loaded by name in each actor with this writer's backend)."""
+        index's model, loaded by name in each actor with this writer's backend). ``shards=None``:
+        a scratch directory in the index, removed afterwards; scratch directories that a killed
+        import left behind are removed first (this writer holds the lock: none is in use)."""
+        if shards is None:
+            for stale in self.path.glob(f"{SCRATCH_SHARDS}*"):
+                log.info("removing %s, left by an interrupted import", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_SHARDS, dir=self.path))
+            try:
+                return self.import_with_ray(paths, sources, scratch, plan, factory=factory, batch_docs=batch_docs,
+                                            progress=progress)  # fmt: skip
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
         if self.store.manifest.get("example"):
             self.store.update_manifest(example=False)
         if factory is None:

@@ -269,3 +269,39 @@ def test_a_shard_with_vectors_of_another_model_is_refused_whole(tmp_path: Path) 
         with pytest.raises(InputError, match="no Parquet shards"):
             ix.merge_shards(writer.store, tmp_path / "empty")
     assert documents(tmp_path / "index") == []
+
+
+def test_a_ray_import_without_a_shards_directory_cleans_up_after_itself_and_after_killed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its Parquet shards (vectors included) go to a scratch directory in the index, removed
+    afterwards, even on an error; one left by a kill -9 is removed by the next Ray import."""
+    from index import _writer
+
+    seen: list[Path] = []
+
+    def write_shards(paths, sources, factory, out: Path, **kw) -> int:  # type: ignore[no-untyped-def]
+        scratch = out.parent == tmp_path / "index" and out.name.startswith(_writer.SCRATCH_SHARDS)
+        assert out.is_dir() and (scratch or out == tmp_path / "shards")
+        (out / "part-0.parquet").write_bytes(b"shard")
+        seen.append(out)
+        if len(seen) == 2:
+            raise RuntimeError("a worker died")
+        return 1
+
+    monkeypatch.setattr(_writer, "write_shards", write_shards)
+    monkeypatch.setattr(_writer, "merge_shards", lambda store, directory, **kw: ix.MergeSummary())
+    with ix.writer_for(tmp_path / "index", HashEmbedder(), "torch") as writer:
+        stale = tmp_path / "index" / f"{_writer.SCRATCH_SHARDS}killed"
+        stale.mkdir()
+        (stale / "part-0.parquet").write_bytes(b"left by a kill -9")
+        assert writer.import_with_ray([], [], None, ix.RayPlan())[0] == 1
+        assert not stale.exists() and not seen[0].exists()
+        with pytest.raises(RuntimeError, match="a worker died"):
+            writer.import_with_ray([], [], None, ix.RayPlan())
+        assert not seen[1].exists()
+        kept = tmp_path / "shards"  # a directory the user names is theirs: kept
+        kept.mkdir()
+        writer.import_with_ray([], [], kept, ix.RayPlan())
+    assert (kept / "part-0.parquet").exists()
+    assert not list((tmp_path / "index").glob(f"{_writer.SCRATCH_SHARDS}*"))
