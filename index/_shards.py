@@ -112,13 +112,8 @@ def merge_shards(store: IndexStore, directory: Path, *, batch_docs: int = 64,
                     )
                 units.append(NewUnit(int(u["first"]), int(u["last"]), int(u["start"]), int(u["end"]), str(u["text"]),
                                      vector))  # fmt: skip
-            meta = SourceDoc(
-                url=url,
-                outlet=outlet,
-                lang=str(row["lang"]),
-                title=str(row.get("title") or ""),
-                published=row.get("published") or None,
-            )  # type: ignore[arg-type]
+            meta = SourceDoc(url=url, outlet=outlet, lang=str(row["lang"]), title=str(row.get("title") or ""),
+                             published=row.get("published") or None)  # type: ignore[arg-type]  # fmt: skip
             pending.append((NewDocument(doc=meta, text=text, content_sha256=str(row["content_sha256"]), units=units),
                             page))  # fmt: skip
             summary.units += len(units)
