@@ -807,8 +807,9 @@ def index_stats(index_dir: Path | None, fmt: str, verbose: int, quiet: bool) -> 
     click.echo(f"model     {model['name']} ({model['source']}, dim {model['dim']}{adapter})")  # type: ignore[index]
     click.echo(f"segmenter {stats['segmenter']}, windows of up to {stats['window']} sentences, "
                f"passages embedded with {stats['passage_backend']}")  # fmt: skip
-    click.echo(f"size      {stats['documents']} documents, {stats['units']} units, "
-               f"{int(stats['bytes_on_disk']) / 1e6:.1f} MB on disk, vector index {stats['vector_index']}")  # type: ignore[call-overload]  # fmt: skip
+    megabytes = int(stats["bytes_on_disk"]) / 1e6  # type: ignore[call-overload]
+    click.echo(f"size      {stats['documents']} documents, {stats['units']} units, {megabytes:.1f} MB on disk, "
+               f"vector index {stats['vector_index']} (vectors kept in {stats['stored_vectors']})")  # fmt: skip
     click.echo(f"vectors   {stats['vector_file']}")
     run = stats.get("last_run")
     if run:

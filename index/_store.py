@@ -326,6 +326,7 @@ class IndexStore(CrawlState, VectorFile):
             "model": self.model.to_dict(),
             "passage_backend": self.manifest.get("passage_backend", "torch"),
             "vector_index": self._vector_index_type(int(described["units"])),  # type: ignore[call-overload]
+            "stored_vectors": self.manifest.get("stored_vectors", "float32"),
             "versions": self.manifest.get("versions"),
             "bytes_on_disk": size,
             "vector_file": self.vector_file_status(),

@@ -449,7 +449,11 @@ def test_int8_asked_for_a_model_it_cannot_run_falls_back_to_torch(
         "tracer: onnx-int8 needs a sentence-transformers model; embedding with hash-test as loaded\n"
     )
     stats = json.loads(runner.invoke(main, ["index", "stats", "--index", str(index), "--format", "json"]).stdout)
-    assert (stats["passage_backend"], stats["vector_index"]) == ("torch", "IDMap2,Flat")
+    assert (stats["passage_backend"], stats["vector_index"], stats["stored_vectors"]) == (
+        "torch",
+        "IDMap2,Flat",
+        "float16",
+    )
 
 
 def test_eval_says_which_backend_embedded_the_sources(runner: CliRunner, tmp_path: Path) -> None:
