@@ -24,9 +24,9 @@ from collections.abc import Sequence
 
 from _gloss import Gloss, load_glossary
 from _wide import trace_wide, wide_args
-from rerank_levers import MODEL, RERANK_TOP, AfterJudge, _promote, decided, figures, narrowed, pooled, row
+from rerank_levers import RERANK_TOP, AfterJudge, _promote, decided, left_out, narrowed
 
-from tracer.evaluation._evaluate import Outcome, calibrate
+from tracer.evaluation._evaluate import Outcome
 from tracer.tracing._judge import DecisionRule, Scored
 
 GRID = list(itertools.product((0.05, 0.1, 0.2, 0.3), (0.03, 0.05, 0.1)))
@@ -80,35 +80,17 @@ def main() -> None:
     gloss = Gloss(glossary, (o.query.text for o in [*real, *ntrex]))
     print(f"FreeDict: {len(glossary)} Indonesian forms glossed")
     coverage(real_wide, gloss)
-    names = sorted({o.query.split for o in real})
-    calib = [o for o in ntrex if o.query.split == "calib"]
+
+    def choose(train: list[Outcome], rule: DecisionRule) -> tuple[AfterJudge, object]:
+        train_real = [o for o in train if o.query.split != "calib"]
+        a, delta = max(GRID, key=lambda p: hits(decided(train_real, rule, gloss_reorder(gloss, *p)), rule))
+        return gloss_reorder(gloss, a, delta), (a, delta)
+
     print(f"{'':<30} {'full':<27} {'ablated':<15} {'NTREX runs':<13} mixed")
-    for label, use in (("shipped", False), ("gloss reorder", True)):
-        full_parts, ablated_parts, chosen = [], [], []
-        for held in names:
-            train = calib + [o for o in real if o.query.split != held]
-            rule, _ = calibrate(train, model=MODEL, margin_k=4)
-            fix = None
-            if use:
-                train_real = [o for o in train if o.query.split != "calib"]
-                a, delta = max(GRID, key=lambda p: hits(decided(train_real, rule, gloss_reorder(gloss, *p)), rule))
-                chosen.append((a, delta))
-                fix = gloss_reorder(gloss, a, delta)
-            held_out = decided([o for o in real if o.query.split == held], rule, fix)
-            full_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id == held], rule))
-            ablated_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id != held], rule))
-        rule, _ = calibrate(calib + real, model=MODEL, margin_k=4)
-        fix = None
-        if use:
-            a, delta = max(GRID, key=lambda p: hits(decided(real, rule, gloss_reorder(gloss, *p)), rule))
-            fix = gloss_reorder(gloss, a, delta)
-        test = decided([o for o in ntrex if o.query.split == "test"], rule, fix)
-        lay = {
-            layout: figures([(o, s) for o, s in test if o.query.layout == layout], rule) for layout in ("runs", "mixed")
-        }
-        print(row(label, pooled(full_parts), pooled(ablated_parts), lay["runs"], lay["mixed"]), flush=True)
-        if chosen:
-            print(f"  (a, delta) chosen per left-out case: {chosen}")
+    print(left_out(real, ntrex).row("shipped"), flush=True)
+    lever = left_out(real, ntrex, choose)
+    print(lever.row("gloss reorder"), flush=True)
+    print(f"  (a, delta) chosen per left-out case, then for NTREX: {lever.chosen}")
 
 
 if __name__ == "__main__":

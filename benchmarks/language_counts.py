@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import replace
 
 from _wide import trace_wide, wide_args
-from rerank_levers import MODEL, RERANK_TOP, AfterJudge, decided, figures, narrowed, pooled, row
+from rerank_levers import MODEL, RERANK_TOP, AfterJudge, decided, left_out, narrowed
 
 from tracer.evaluation._evaluate import Outcome, calibrate
 from tracer.tracing._judge import DecisionRule, Scored
@@ -59,7 +59,6 @@ def main() -> None:
     args = wide_args()
     _, ntrex_wide, real_wide = trace_wide(args.ntrex, args.cases, args.runs, RERANK_TOP, 1.0)
     real, ntrex = narrowed(real_wide, 4, 0.05), narrowed(ntrex_wide, 4, 0.05)
-    names = sorted({o.query.split for o in real})
     calib = [o for o in ntrex if o.query.split == "calib"]
     test = [o for o in ntrex if o.query.split == "test"]
     rule, _ = calibrate(calib + real, model=MODEL, margin_k=4)
@@ -67,37 +66,19 @@ def main() -> None:
         counts = by_language(decided([o for o in test if o.query.layout == layout], rule, None), rule)
         print(f"NTREX test, {layout}, traced by candidate language: {dict(sorted(counts.items()))}")
     grids = [dict(zip(LANGS, g, strict=True)) for g in itertools.product(GRID, repeat=3)]
+
+    def choose(train: list[Outcome], rule: DecisionRule) -> tuple[AfterJudge, object]:
+        base = decided(train, rule, None)
+        pick = max(grids, key=lambda g: net(applied(base, raised(rule, g)), rule))
+        return raised(rule, pick), tuple(pick.values())
+
     print(f"{'':<30} {'full':<27} {'ablated':<15} {'NTREX runs':<13} mixed")
-    for label, use in (("shipped", False), ("per-language threshold", True)):
-        full_parts, ablated_parts, chosen, real_counts = [], [], [], Counter()
-        for held in names:
-            train = calib + [o for o in real if o.query.split != held]
-            rule, _ = calibrate(train, model=MODEL, margin_k=4)
-            fix = None
-            if use:
-                base = decided(train, rule, None)
-                pick = max(grids, key=lambda g, r=rule, b=base: net(applied(b, raised(r, g)), r))
-                chosen.append(tuple(pick.values()))
-                fix = raised(rule, pick)
-            held_out = decided([o for o in real if o.query.split == held], rule, fix)
-            real_counts += by_language(held_out, rule)
-            full_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id == held], rule))
-            ablated_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id != held], rule))
-        rule, _ = calibrate(calib + real, model=MODEL, margin_k=4)
-        fix = None
-        if use:
-            base = decided(calib + real, rule, None)
-            pick = max(grids, key=lambda g: net(applied(base, raised(rule, g)), rule))
-            fix = raised(rule, pick)
-            print(f"  offsets (en, ru, uk) for NTREX, fitted on everything: {tuple(pick.values())}")
-        done = decided(test, rule, fix)
-        lay = {
-            layout: figures([(o, s) for o, s in done if o.query.layout == layout], rule) for layout in ("runs", "mixed")
-        }
-        print(row(label, pooled(full_parts), pooled(ablated_parts), lay["runs"], lay["mixed"]), flush=True)
-        print(f"  real cases left out, traced by candidate language: {dict(sorted(real_counts.items()))}")
-        if chosen:
-            print(f"  offsets (en, ru, uk) chosen per left-out case: {chosen}")
+    for label, lever in (("shipped", left_out(real, ntrex)), ("per-language threshold", left_out(real, ntrex, choose))):
+        print(lever.row(label), flush=True)
+        counts = sum((by_language(done, fold) for fold, done in lever.held_out), Counter())
+        print(f"  real cases left out, traced by candidate language: {dict(sorted(counts.items()))}")
+        if lever.chosen:
+            print(f"  offsets (en, ru, uk) chosen per left-out case, then for NTREX: {lever.chosen}")
 
 
 if __name__ == "__main__":

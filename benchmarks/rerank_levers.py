@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from _wide import trace_wide, wide_args
@@ -61,6 +61,55 @@ def decided(
 ) -> list[tuple[Outcome, list[Scored]]]:
     """``decide`` with ``fix`` applied to each sentence's candidates (no reranker features needed)."""
     return [(o, fix(o, s) if fix else s) for o, s in decide(outcomes, rule)]
+
+
+Choose = Callable[[list[Outcome], DecisionRule], tuple[AfterJudge, object]]
+"""Picks a fix from the outcomes a rule was fitted on (NTREX's calibration half and the other
+cases; a lever that should see only real cases filters on ``query.split``): the fix, and what
+was chosen (printed)."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A lever scored leave one case out, and on NTREX's test half with everything fitted."""
+
+    full: dict[str, float]
+    ablated: dict[str, float]
+    runs: dict[str, float]
+    mixed: dict[str, float]
+    held_out: list[tuple[DecisionRule, list[tuple[Outcome, list[Scored]]]]]
+    """Per case, the rule fitted without it and its sentences (full and ablated) so decided."""
+    chosen: list[object]
+    """What ``choose`` picked for each left-out case, then for NTREX (last)."""
+
+    def row(self, label: str) -> str:
+        return row(label, self.full, self.ablated, self.runs, self.mixed)
+
+
+def left_out(real: Sequence[Outcome], ntrex: Sequence[Outcome], choose: Choose | None = None) -> LeftOut:
+    """Each real case decided by a rule (and ``choose``'s fix) fitted on NTREX's calibration
+    half and the other cases; NTREX's test half by those fitted on all of them."""
+    calib = [o for o in ntrex if o.query.split == "calib"]
+    full_parts, ablated_parts, held_out, chosen = [], [], [], []
+    for held in sorted({o.query.split for o in real}):
+        train = calib + [o for o in real if o.query.split != held]
+        rule, _ = calibrate(train, model=MODEL, margin_k=4)
+        fix = None
+        if choose is not None:
+            fix, picked = choose(train, rule)
+            chosen.append(picked)
+        done = decided([o for o in real if o.query.split == held], rule, fix)
+        held_out.append((rule, done))
+        full_parts.append(figures([(o, s) for o, s in done if o.query.doc_id == held], rule))
+        ablated_parts.append(figures([(o, s) for o, s in done if o.query.doc_id != held], rule))
+    rule, _ = calibrate(calib + list(real), model=MODEL, margin_k=4)
+    fix = None
+    if choose is not None:
+        fix, picked = choose(calib + list(real), rule)
+        chosen.append(picked)
+    test = decided([o for o in ntrex if o.query.split == "test"], rule, fix)
+    lay = {layout: figures([(o, s) for o, s in test if o.query.layout == layout], rule) for layout in ("runs", "mixed")}
+    return LeftOut(pooled(full_parts), pooled(ablated_parts), lay["runs"], lay["mixed"], held_out, chosen)
 
 
 def _promote(scored: list[Scored], pick: Scored) -> list[Scored]:

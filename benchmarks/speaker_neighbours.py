@@ -28,7 +28,7 @@ from dataclasses import replace
 
 from _wide import trace_wide, wide_args
 from agreement_counts import speakers
-from rerank_levers import MODEL, RERANK_TOP, AfterJudge, _promote, decided, figures, narrowed, pooled, row
+from rerank_levers import MODEL, RERANK_TOP, AfterJudge, Choose, _promote, decided, left_out, narrowed
 
 import index
 from index._ingest import units_for
@@ -133,39 +133,26 @@ def main() -> None:
     finally:
         index.add_documents = add  # type: ignore[assignment]
     real, ntrex = narrowed(real_wide, 4, 0.05), narrowed(ntrex_wide, 4, 0.05)  # as `trace` computes recall
-    names = sorted({o.query.split for o in real})
     calib = [o for o in ntrex if o.query.split == "calib"]
     rule, _ = calibrate(calib + real, model=MODEL, margin_k=4)
     counts(real, pages, rule)
     test_speakers = sum(bool(speakers(o.query.text)) for o in ntrex if o.query.split == "test")
     print(f"NTREX test half: {test_speakers} traced sentences name who speaks")
+
+    def chooser(grid: list[tuple[str, float, bool]]) -> Choose:
+        def choose(train: list[Outcome], rule: DecisionRule) -> tuple[AfterJudge, object]:
+            train_real = [o for o in train if o.query.split != "calib"]
+            pick = max(grid, key=lambda g: net(decided(train_real, rule, speaker_fix(pages, rule, *g)), rule))
+            return speaker_fix(pages, rule, *pick), pick
+
+        return choose
+
     print(f"{'':<30} {'full':<27} {'ablated':<15} {'NTREX runs':<13} mixed")
-    for label, grid in (("shipped", None), ("promote", [g for g in GRID if not g[2]]), ("promote + veto", GRID)):
-        full_parts, ablated_parts, chosen = [], [], []
-        for held in names:
-            train = calib + [o for o in real if o.query.split != held]
-            rule, _ = calibrate(train, model=MODEL, margin_k=4)
-            fix = None
-            if grid:
-                train_real = [o for o in train if o.query.split != "calib"]
-                pick = max(grid, key=lambda g, r=rule, t=train_real: net(decided(t, r, speaker_fix(pages, r, *g)), r))
-                chosen.append(pick)
-                fix = speaker_fix(pages, rule, *pick)
-            held_out = decided([o for o in real if o.query.split == held], rule, fix)
-            full_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id == held], rule))
-            ablated_parts.append(figures([(o, s) for o, s in held_out if o.query.doc_id != held], rule))
-        rule, _ = calibrate(calib + real, model=MODEL, margin_k=4)
-        fix = None
-        if grid:
-            pick = max(grid, key=lambda g: net(decided(real, rule, speaker_fix(pages, rule, *g)), rule))
-            fix = speaker_fix(pages, rule, *pick)
-        test = decided([o for o in ntrex if o.query.split == "test"], rule, fix)
-        lay = {
-            layout: figures([(o, s) for o, s in test if o.query.layout == layout], rule) for layout in ("runs", "mixed")
-        }
-        print(row(label, pooled(full_parts), pooled(ablated_parts), lay["runs"], lay["mixed"]), flush=True)
-        if chosen:
-            print(f"  (context, delta, veto) chosen per left-out case: {chosen}")
+    print(left_out(real, ntrex).row("shipped"), flush=True)
+    for label, grid in (("promote", [g for g in GRID if not g[2]]), ("promote + veto", GRID)):
+        lever = left_out(real, ntrex, chooser(grid))
+        print(lever.row(label), flush=True)
+        print(f"  (context, delta, veto) chosen per left-out case, then for NTREX: {lever.chosen}")
 
 
 if __name__ == "__main__":
