@@ -39,11 +39,15 @@ browser:
 	     (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) \
 	    || echo "note: no Chromium (apt-get install chromium); the HTML rendering test will be skipped"; }
 
+# pytest-xdist workers: one more than the CPUs this process may use, one encoder thread each
+# (tests/conftest.py): the extra worker runs while others wait on servers and subprocesses.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
+
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=25
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal --durations=25
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory smoke-install
 

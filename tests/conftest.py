@@ -13,23 +13,22 @@ import numpy as np
 import pytest
 
 
-def _pin_worker() -> None:
-    """Under pytest-xdist (`make test` runs two workers), each worker and the processes it
-    starts run on their own share of the CPUs: two workers each running the encoder on every
-    core slowed the suite instead of speeding it (a torch test took 4x as long beside an ONNX one)."""
-    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
+def _share_threads() -> None:
+    """Under pytest-xdist each worker, and the `trace` processes it starts, runs its encoder on
+    its share of the CPUs (``OMP_NUM_THREADS``, which tracer's encoders, torch and faiss follow):
+    two workers each running the encoder on every core slowed the suite (a torch test took 4x
+    as long beside an ONNX one). `make test` starts one worker more than there are CPUs, one
+    thread each: the extra one fills the time others wait on servers and subprocesses. Workers
+    are not pinned to CPUs: a pinned worker's Ray cluster inherited its one CPU (the Ray tests
+    ran 2-3x as long)."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw") or count < 2:
         return
-    cpus = sorted(os.sched_getaffinity(0))
-    share = len(cpus) // count
-    if share < 1:
-        return
-    n = int(worker[2:]) % count
-    os.sched_setaffinity(0, cpus[n * share : (n + 1) * share])
-    os.environ["OMP_NUM_THREADS"] = str(share)  # torch's threads, here and in the `trace` processes tests start
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(max(1, cpus // count))
 
 
-_pin_worker()
+_share_threads()
 
 from tracer import ModelInfo  # noqa: E402
 

@@ -180,3 +180,37 @@ def test_warm_up_pays_the_first_articles_costs_without_changing_the_index(built:
         assert (t.generation, t.stats()) == (generation, stats)
         report = t.trace(ARTICLE)
     assert [s.status for s in report.sentences] == ["traced", "no_source"]
+
+
+def test_threads_that_first_trace_together_load_one_language_detector(
+    built: tuple[Path, HashEmbedder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four threads loading the detector at once failed in CPython 3.11's ast parser (numpy reads
+    its arrays through it): the detector is loaded once, under a lock."""
+    from tracer import _api
+
+    made: list[int] = []
+    real = _api.LanguageDetector
+
+    def slow_detector() -> object:
+        made.append(1)
+        threading.Event().wait(0.2)  # wide enough for every thread to arrive while it loads
+        return real()
+
+    monkeypatch.setattr(_api, "LanguageDetector", slow_detector)
+    path, embedder = built
+    t = tracer.Tracer(path, embedder, rule_for(embedder.info.name))
+    barrier = threading.Barrier(4)
+    seen: list[object] = []
+
+    def first_use() -> None:
+        barrier.wait(5)
+        seen.append(t.detector)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert len(made) == 1 and len(seen) == 4 and len({id(d) for d in seen}) == 1
+    t.close()

@@ -208,6 +208,7 @@ class Tracer:
         self.path = path
         self.rule = rule
         self._detector = detector
+        self._detector_lock = threading.Lock()
         self.outlets = outlets or OutletTable.load()
         self._stores: queue.SimpleQueue[ix.IndexStore] = queue.SimpleQueue()
         self._all: list[ix.IndexStore] = []
@@ -249,10 +250,13 @@ class Tracer:
 
     @property
     def detector(self) -> LanguageDetector:
-        """Loaded on first use (most of a second): callers that prepare articles themselves never need it."""
-        if self._detector is None:
-            self._detector = LanguageDetector()
-        return self._detector
+        """Loaded on first use (most of a second): callers that prepare articles themselves never need
+        it. Once, under a lock: threads loading it together failed in CPython 3.11's ast parser
+        ("AST constructor recursion depth mismatch", from numpy reading the model's arrays)."""
+        with self._detector_lock:
+            if self._detector is None:
+                self._detector = LanguageDetector()
+            return self._detector
 
     # -- the store pool ----------------------------------------------------------------------
 
