@@ -261,6 +261,29 @@ def test_example_index_of_an_older_model_is_rebuilt(runner: CliRunner, article: 
     )
 
 
+def test_a_first_run_builds_the_example_with_the_models_export_without_torch(
+    runner: CliRunner, article: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the default model was exported before, the example is indexed through its float32
+    export (torch's numbers) and torch is never loaded: ~10 s of a first run's 18."""
+    from tracer.model import _embed, _onnx
+
+    exported, asked = HashEmbedder(name="exported"), []
+
+    def export(name: str, prompts: object = None, precision: str = "float32") -> HashEmbedder:
+        asked.append(precision)
+        return exported
+
+    monkeypatch.setattr(_onnx, "exported_embedder", export)
+    monkeypatch.setattr(_embed, "load_embedder", lambda *a, **kw: pytest.fail("the torch model was loaded"))
+    result = runner.invoke(main, [str(article)])
+    assert result.exit_code == 0, result.stderr
+    assert "yet (first run): building the example index from the bundled sources" in result.stderr
+    report = json.loads(result.stdout)
+    assert (report["model"]["name"], report["index"]["documents"]) == ("exported", 8)
+    assert asked[0] == "float32"  # the index: full precision, as torch gives
+
+
 def test_user_index_of_an_older_model_is_never_touched(runner: CliRunner, article: Path, tmp_path: Path) -> None:
     path = tmp_path / "mine"
     old_index(path, example=False)

@@ -81,7 +81,7 @@ def test_first_run_builds_the_example_index_and_prints_json(first_run, env) -> N
     assert report["model"]["adapter"].startswith("tracer-tatoeba-1@")
     from tracer.model._onnx import query_precision
 
-    # the first run indexes through torch, exports the model and traces through the export, as later runs do
+    # the first run indexes through the export (or torch, exporting it) and traces through it, as later runs do
     assert report["model"]["precision"] == query_precision()
     assert report["decision"]["calibrated"] is True
     assert report["index"]["documents"] == 8

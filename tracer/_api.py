@@ -134,11 +134,21 @@ def _export_for_next_time(embedder: Embedder, notify: Notify) -> bool:
     return True
 
 
-def _seed_example(path: Path, reason: str, embedder: Embedder | None, notify: Notify) -> Embedder:
+def _seed_example(path: Path, reason: str, embedder: Embedder | None, notify: Notify) -> Embedder | None:
+    """Build the example index at ``path`` with ``embedder``, else with the default model's
+    float32 export where one was made before (torch's numbers without importing torch: ~10 s
+    of a first run's 18 here), else through torch. Returns the torch model when it was loaded
+    (the caller exports it for next time), else None."""
     from index._writer import build_example_index
+    from tracer.model._onnx import exported_embedder
 
     notify(f"{reason}: building the example index from the bundled sources")
-    embedder = embedder or _embed.load_embedder(DEFAULT_MODEL, progress=notify)
+    if embedder is None:
+        exported = exported_embedder(DEFAULT_MODEL, None, "float32")
+        if exported is not None:
+            build_example_index(path, exported)
+            return None
+        embedder = _embed.load_embedder(DEFAULT_MODEL, progress=notify)
     build_example_index(path, embedder)
     return embedder
 
