@@ -159,3 +159,26 @@ def test_ablation_removes_the_same_pages_as_the_shared_tool(tmp_path: Path) -> N
                 json.loads(line)["url"] for line in (out / "sources.jsonl").read_text(encoding="utf-8").splitlines()
             }
             assert set(case.urls()) - ablated(case, seed).removed == kept
+
+
+def test_real_cases_are_evaluated_through_the_exports_without_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the model was exported before, cases are indexed with its int8 export and traced
+    in this machine's precision, as `trace index add` and `trace` do, and torch is never loaded."""
+    from tracer.evaluation._measure import case_outcomes
+    from tracer.model import _embed, _onnx
+
+    case = _write_case(tmp_path / "cases")
+    made: dict[str, HashEmbedder] = {}
+
+    def export(name: str, prompts: object = None, precision: str = "float32") -> HashEmbedder:
+        return made.setdefault(precision, HashEmbedder())
+
+    monkeypatch.setattr(_onnx, "exported_embedder", export)
+    monkeypatch.setattr(_embed, "load_embedder", lambda *a, **kw: pytest.fail("the torch model was loaded"))
+    outcomes = case_outcomes((case,), "hash-test", (), notify=lambda _: None)
+    assert [o.labelled for o in outcomes] == [False, True, True, True]
+    assert "int8" in made and made["int8"].calls[0][0] == "passage"  # the pages, through the int8 export
+    traced = made[_onnx.query_precision()]
+    assert traced is not made["int8"] and ("query", 4) in traced.calls  # the article's sentences
