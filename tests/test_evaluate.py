@@ -182,3 +182,33 @@ def test_real_cases_are_evaluated_through_the_exports_without_torch(
     assert "int8" in made and made["int8"].calls[0][0] == "passage"  # the pages, through the int8 export
     traced = made[_onnx.query_precision()]
     assert traced is not made["int8"] and ("query", 4) in traced.calls  # the article's sentences
+
+
+def test_the_int8_protocol_runs_through_the_exports_without_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`trace eval --backend onnx-int8`: sources through the int8 export, articles in this
+    machine's precision, torch never loaded where both exports exist."""
+    from tests.test_memo import TokenHashEmbedder
+    from tracer.evaluation._measure import protocol_outcomes
+    from tracer.model import _embed, _onnx
+
+    rows = ["line\tdoc_id\tseg_in_doc\teng\tind\trus\tukr"]
+    for d in range(6):
+        for s in range(2):
+            rows.append(f"{d * 2 + s}\tdoc{d}\t{s + 1}\tStory {d} says {s} things.\tCerita {d} berkata {s} hal.\t"
+                        f"История {d} говорит {s}.\tІсторія {d} каже {s}.")  # fmt: skip
+    data = tmp_path / "tiny.tsv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    made: dict[str, TokenHashEmbedder] = {}
+
+    def export(name: str, prompts: object = None, precision: str = "float32") -> TokenHashEmbedder:
+        return made.setdefault(precision, TokenHashEmbedder())
+
+    monkeypatch.setattr(_onnx, "exported_embedder", export)
+    monkeypatch.setattr(_embed, "load_embedder", lambda *a, **kw: pytest.fail("the torch model was loaded"))
+    outcomes, name, backend = protocol_outcomes(data, "hash-test", 0.1, 1, 1, "en,ru,uk", "onnx-int8",
+                                                notify=lambda _: None)  # fmt: skip
+    assert (name, backend) == ("hash-test", "onnx-int8") and outcomes
+    assert {role for role, _ in made["int8"].calls} == {"passage"}  # the sources' vectors, all of them
+    assert {role for role, _ in made[_onnx.query_precision()].calls} >= {"query", "both:query"}

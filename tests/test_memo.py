@@ -99,3 +99,18 @@ def test_a_memo_that_indexes_and_traces_keeps_passages_word_pieces_from_one_pass
     plain.embed(["p q"], role="passage")
     assert plain.inner.calls == [("passage", 1)]  # type: ignore[attr-defined]
     assert remembering(plain, passage_pieces=True) is plain
+
+
+def test_a_memo_over_a_split_embedder_keeps_the_passage_sides_vectors() -> None:
+    """`trace eval` indexes through int8 (or torch) and traces through another export: a memo
+    that asks for vectors and word pieces at once still stores the passage side's vectors."""
+    from tracer.model._onnx import SplitEmbedder
+
+    query, passage = TokenHashEmbedder(dim=64), TokenHashEmbedder(dim=64)
+    passage.embed = lambda texts, *, role, show_progress=False: -HashEmbedder.embed(passage, texts, role=role)  # type: ignore[method-assign]
+    memo = MemoEmbedder(SplitEmbedder(query, passage), passage_pieces=True)  # type: ignore[arg-type]
+    vectors = memo.embed(["p q", "r"], role="passage")
+    np.testing.assert_array_equal(vectors, passage.embed(["p q", "r"], role="passage"))
+    pieces = memo.token_vectors(["p q"], role="passage")  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(pieces[0], query.embed(["p", "q"], role="passage"))  # word recall: the query side
+    np.testing.assert_array_equal(memo.embed(["a"], role="query"), query.embed(["a"], role="query"))

@@ -59,9 +59,15 @@ def protocol_outcomes(data: Path, model: str, absent: float, seed: int, runs: in
     if bad or not wanted:
         raise InputError(f"--langs must list some of en, ru, uk, got {langs!r}")
     docs = read_parallel_tsv(data)
-    base = _embed.load_embedder(model, progress=notify)
-    embedder, backend = _passages(base, backend, notify)
-    embedder = _as_traced(embedder, base, notify)
+    exported = _exported(model) if backend == "onnx-int8" else None
+    if exported is not None:
+        from tracer.model._onnx import SplitEmbedder
+
+        embedder: Embedder = SplitEmbedder(*exported)  # type: ignore[assignment]
+    else:  # torch float32 passages as `trace calibrate` fits the rule, or no export yet
+        base = _embed.load_embedder(model, progress=notify)
+        embedder, backend = _passages(base, backend, notify)
+        embedder = _as_traced(embedder, base, notify)
     with tempfile.TemporaryDirectory(prefix="tracer-eval-") as tmp:
         notify(f"indexing and tracing {sum(len(d.segments) for d in docs)} sentences of {len(docs)} documents, "
                f"{runs} run(s) from seed {seed}, layout{'s' if len(layouts) > 1 else ''} {', '.join(layouts)}")  # fmt: skip

@@ -382,7 +382,12 @@ class SplitEmbedder:
         return self._query.token_vectors(texts, role=role)  # type: ignore[attr-defined, no-any-return]
 
     def embed_with_tokens(self, texts: Sequence[str], *, role: Role) -> tuple[np.ndarray, list[WordPieces]]:
-        return self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined, no-any-return]
+        """The query side's word pieces, with each role's own vectors: a passage's vector is the
+        passage side's (int8, say) even when a memo asks for both at once."""
+        vectors, pieces = self._query.embed_with_tokens(texts, role=role)  # type: ignore[attr-defined]
+        if role == "passage":
+            vectors = self._passage.embed(texts, role=role)  # type: ignore[attr-defined]
+        return vectors, pieces
 
 
 def as_traced(embedder: Embedder, base: SentenceTransformerEmbedder, precision: Precision,
