@@ -108,10 +108,13 @@ def main() -> None:
     for label, factory, params in configs:
         t = time.perf_counter()
         if factory is not None:
-            index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
-            if not index.is_trained:
-                n_train = params.get("train")
-                index.train(sample if n_train is None else xb[np.sort(rng.choice(len(xb), n_train, replace=False))])
+            n_train = params.get("train")
+            if n_train is not None:  # tracer's choice, trained as tracer trains it
+                index = _vectors.train(factory, d, xb[np.sort(rng.choice(len(xb), n_train, replace=False))])
+            else:
+                index = faiss.index_factory(d, factory, faiss.METRIC_INNER_PRODUCT)
+                if not index.is_trained:
+                    index.train(sample)
             for start in range(0, len(xb), 1_000_000):
                 index.add(xb[start : start + 1_000_000])
         build = time.perf_counter() - t
