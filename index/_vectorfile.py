@@ -128,7 +128,7 @@ class VectorFile:
         size = min(len(ids), 64 * _vectors.nlist_for(len(ids)))
         sample = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
         self.notify(f"training a new vector index ({factory}) on {size:,} of the index's {len(ids):,} vectors "
-                    "(a minute or so; again each time the index grows ~4x)")  # fmt: skip
+                    "(up to a minute; again each time the index grows ~4x)")  # fmt: skip
         return _vectors.train(factory, dim, self._vectors_of(sample))
 
     def _newest_file(self, flags: int = 0) -> faiss.Index | None:

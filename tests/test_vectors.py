@@ -141,7 +141,7 @@ def test_only_a_writer_trains_a_file_built_under_a_higher_limit(tmp_path: Path, 
         ix.add_documents(store, [doc("https://b.example/new", "A new story from Seoul. It has two sentences.")],
                          embedder)  # fmt: skip
     assert notices == ["training a new vector index (IVF128,PQ8) on 2,003 of the index's 2,003 vectors "
-                       "(a minute or so; again each time the index grows ~4x)"]  # fmt: skip
+                       "(up to a minute; again each time the index grows ~4x)"]  # fmt: skip
     with IndexStore.open(path, exact_limit=1_000) as store:
         assert store.vector_index_type == "IVF128,PQ8"
 
