@@ -41,7 +41,7 @@ browser:
 
 # pytest-xdist workers: one more than the CPUs this process may use, one encoder thread each
 # (tests/conftest.py): the extra worker runs while others wait on servers and subprocesses.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
+WORKERS ?= $(shell $(BIN)/python -c 'from tracer._cpus import usable_cpus; print(usable_cpus() + 1)')
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .

@@ -24,8 +24,9 @@ def _share_threads() -> None:
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if not os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw") or count < 2:
         return
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    os.environ["OMP_NUM_THREADS"] = str(max(1, cpus // count))
+    from tracer._cpus import usable_cpus  # numpy only: torch and faiss read the variable later
+
+    os.environ["OMP_NUM_THREADS"] = str(max(1, usable_cpus() // count))
 
 
 _share_threads()

@@ -109,12 +109,9 @@ def _describe(info: ModelInfo) -> str:
 def _fast_embedder(recorded: ModelInfo, precision: str | None) -> Embedder | None:
     """The model's ONNX export, if there is one (no torch import, a few seconds less), in
     ``precision`` (default: ``$TRACER_PRECISION``, else bf16 where this CPU runs it natively)."""
-    from tracer.model._onnx import exported_embedder, query_precision
+    from tracer.model._onnx import traced_export
 
-    prompts = (recorded.query_prompt, recorded.passage_prompt)
-    chosen = query_precision(precision)
-    found = exported_embedder(recorded.name, prompts, chosen)
-    return found if found is not None or chosen == "float32" else exported_embedder(recorded.name, prompts)
+    return traced_export(recorded.name, (recorded.query_prompt, recorded.passage_prompt), precision)
 
 
 def _export_for_next_time(embedder: Embedder, notify: Notify) -> bool:

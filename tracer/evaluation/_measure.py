@@ -80,16 +80,11 @@ def _exported(model: str) -> tuple[Embedder, Embedder] | None:
     """(articles, passages) through the model's exports, as `trace` and `trace index add` load
     them (this machine's precision, else float32; int8), when both were made before: torch is
     then never imported (~14 s of a real-case evaluation)."""
-    from tracer.model._onnx import exported_embedder, query_precision
+    from tracer.model._onnx import exported_embedder, traced_export
 
     passages = exported_embedder(model, None, "int8")
-    if passages is None:
-        return None
-    precision = query_precision()
-    query = exported_embedder(model, None, precision)
-    if query is None and precision != "float32":
-        query = exported_embedder(model, None, "float32")
-    return (query, passages) if query is not None else None
+    query = traced_export(model) if passages is not None else None
+    return (query, passages) if query is not None and passages is not None else None
 
 
 def case_outcomes(

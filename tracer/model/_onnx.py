@@ -463,6 +463,15 @@ def prune(root: Path, stale_after: float = 86400.0) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def traced_export(name: str, prompts: tuple[str, str] | None = None, setting: str | None = None) -> OnnxEmbedder | None:
+    """The model's export as `trace` encodes articles with it: in :func:`query_precision`
+    (``setting``, else ``$TRACER_PRECISION``, else bf16 where this CPU runs it natively), falling
+    back to float32 where OpenVINO cannot load it; None where the model was never exported."""
+    chosen = query_precision(setting)
+    found = exported_embedder(name, prompts, chosen)
+    return found if found is not None or chosen == "float32" else exported_embedder(name, prompts)
+
+
 def int8_embedder(base: SentenceTransformerEmbedder, progress: Callable[[str], None] | None = None) -> SplitEmbedder:
     """``base`` for queries, its int8 ONNX export (cached, made on first use) for passages."""
     directory = ensure_export(base, progress)
