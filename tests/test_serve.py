@@ -402,6 +402,13 @@ def test_index_stats_after_the_index_is_deleted_is_a_clear_503(serve: Callable[.
     assert error_of(r) == (503, "not_ready") and str(index_dir) in r.json()["error"]["message"]
 
 
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The access log's lines but those of ``wait_ready``'s probes: a probe's line is written once
+    its response has gone out, so it may land after ``wait_ready`` returned."""
+    lines = (r.getMessage() for r in caplog.records if r.name == "tracer.access")
+    return [line for line in lines if not line.startswith("GET /readyz ")]
+
+
 def test_one_access_line_per_request(serve: Callable[..., Server], caplog: pytest.LogCaptureFixture) -> None:
     server = serve()
     server.wait_ready()
@@ -409,9 +416,9 @@ def test_one_access_line_per_request(serve: Callable[..., Server], caplog: pytes
         httpx.post(server.base + "/v1/trace", json={"text": ARTICLE})
         httpx.get(server.base + "/nowhere")
         deadline = time.monotonic() + 5  # the line is written once the response has gone out
-        while len([r for r in caplog.records if r.name == "tracer.access"]) < 2 and time.monotonic() < deadline:
+        while len(access_lines(caplog)) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-    lines = [r.getMessage() for r in caplog.records if r.name == "tracer.access"]
+    lines = access_lines(caplog)
     assert len(lines) == 2
     method, path, status, ms, sentences = lines[0].split()
     assert (method, path, status, sentences) == ("POST", "/v1/trace", "200", "sentences=2") and ms.endswith("ms")
@@ -424,9 +431,9 @@ def test_a_path_cannot_forge_an_access_line(serve: Callable[..., Server], caplog
     with caplog.at_level(logging.INFO, logger="tracer.access"):
         httpx.get(server.base + "/x%0AGET%20/v1/trace%20200%201ms%0D%1b[31m")
         deadline = time.monotonic() + 5
-        while not [r for r in caplog.records if r.name == "tracer.access"] and time.monotonic() < deadline:
+        while not access_lines(caplog) and time.monotonic() < deadline:
             time.sleep(0.01)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "tracer.access"]
+    (line,) = access_lines(caplog)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert line.startswith("GET /x\\x0aGET /v1/trace 200 1ms\\x0d\\x1b[31m 404 ")
 
