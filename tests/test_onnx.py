@@ -212,6 +212,37 @@ def test_prune_removes_old_formats_and_abandoned_exports_only(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == [".onnx-in-progress", "current", "not-ours"]
 
 
+def test_processes_that_export_together_export_once(tmp_path: Path, monkeypatch) -> None:
+    """Test workers, or a service's, loading the model through torch together on a fresh machine:
+    one exports (minutes of CPU and ~900 MB), the others wait and use its export."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    info = SimpleNamespace(name="m", source="test", adapter=None)
+    made: list[Path] = []
+
+    def export(model: object, info: object, target: Path) -> None:
+        made.append(target)
+        time.sleep(0.3)  # every other caller arrives while this one exports
+        target.mkdir(parents=True)
+
+    monkeypatch.setattr(_onnx, "available", lambda: True)
+    monkeypatch.setattr(_onnx, "exportable", lambda model: None)
+    monkeypatch.setattr(_onnx, "export_dir", lambda name, source, adapter: tmp_path / "onnx" / "m")
+    monkeypatch.setattr(_onnx, "read_export", lambda directory: info if directory.is_dir() else None)
+    monkeypatch.setattr(_onnx, "export", export)
+    base = SimpleNamespace(info=info, model=object())
+    results: list[Path] = []
+    callers = [threading.Thread(target=lambda: results.append(_onnx.ensure_export(base))) for _ in range(3)]  # type: ignore[arg-type]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert results == [tmp_path / "onnx" / "m"] * 3
+    assert made == [tmp_path / "onnx" / "m"]
+
+
 def test_token_batches_bound_padded_size_and_cover_every_sentence() -> None:
     lengths = np.array([30, 5, 200, 12, 12, 7, 64, 600])
     batches = list(_onnx.token_batches(lengths, tokens=64))

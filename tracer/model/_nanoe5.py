@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tracer._errors import ModelError
-from tracer._files import sha256_file
+from tracer._files import one_at_a_time, sha256_file
 
 MAGIC = b"E5S1"
 MARKER = "tracer-converted.json"
@@ -271,15 +271,15 @@ def ensure_checkpoint(source: Path, out: Path, *, progress: Callable[[str], None
     """Convert once into ``out``; an interrupted or stale conversion is redone, never half-used."""
     if is_complete(out):
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        write_checkpoint(source, tmp, progress=progress)
-        if is_complete(out):  # another process finished first: keep its copy
-            return out
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
+        with one_at_a_time(out, progress):
+            if is_complete(out):  # another process made it while this one waited
+                return out
+            shutil.rmtree(tmp, ignore_errors=True)
+            write_checkpoint(source, tmp, progress=progress)
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
     except OSError as exc:
         raise ModelError(
             f"cannot write the model checkpoint to {out}: {exc}; set TRACER_CACHE_DIR to a writable directory"

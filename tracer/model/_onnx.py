@@ -35,7 +35,7 @@ import numpy as np
 
 from tracer._cpus import encoder_threads
 from tracer._errors import ConfigError, ModelError
-from tracer._files import sha256_file
+from tracer._files import one_at_a_time, sha256_file
 from tracer._paths import cache_dir
 from tracer.model._embed import (
     Embedder,
@@ -433,14 +433,21 @@ def ensure_export(base: SentenceTransformerEmbedder, progress: Callable[[str], N
         raise ModelError(f"{base.info.name} cannot run through tracer's ONNX export: {why_not}")
     info = base.info
     directory = export_dir(info.name, info.source, info.adapter)
-    if read_export(directory) != info:
-        if progress:
-            progress(f"exporting {info.name} to ONNX (once, into {directory})")
-        try:
+    if read_export(directory) == info:
+        return directory
+    try:
+        with one_at_a_time(directory, progress):
+            if read_export(directory) == info:  # another process made it while this one waited
+                return directory
+            if progress:
+                progress(f"exporting {info.name} to ONNX (once, into {directory})")
             export(base.model, info, directory)
-        except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
-            raise ModelError(f"cannot export {info.name} to ONNX: {exc}") from exc
-        prune(directory.parent)
+    except OSError as exc:
+        raise ModelError(f"cannot export {info.name} to ONNX into {directory}: {exc}; "
+                         "set TRACER_CACHE_DIR to a writable directory") from exc  # fmt: skip
+    except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
+        raise ModelError(f"cannot export {info.name} to ONNX: {exc}") from exc
+    prune(directory.parent)
     return directory
 
 
