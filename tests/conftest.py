@@ -129,13 +129,22 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def onnx_embedder(real_embedder):
-    """The default model through its float32 ONNX export: what `trace` runs on CPUs without bf16,
-    with torch's numbers (the NTREX protocol's figures came out identical, 2026-12-07) in about
-    three quarters of its time."""
-    from tracer.model._onnx import OnnxEmbedder, ensure_export
+def traced_embedder():
+    """The default model as `trace` encodes articles on this machine: its ONNX export in bf16
+    through OpenVINO where the CPU multiplies in bf16, else in float32 (torch's numbers). The
+    NTREX protocol's figures came out identical to four places in both (2026-12-08), bf16 in
+    105 s instead of 170 s. torch loads only to make the export on a fresh machine."""
+    from tracer import DEFAULT_MODEL
+    from tracer.model._onnx import ensure_export, traced_export
 
-    return OnnxEmbedder(real_embedder.info, ensure_export(real_embedder), "float32")
+    found = traced_export(DEFAULT_MODEL)
+    if found is None:
+        from tracer import load_embedder
+
+        ensure_export(load_embedder())
+        found = traced_export(DEFAULT_MODEL)
+    assert found is not None
+    return found
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
