@@ -22,3 +22,14 @@ def test_encoder_threads_take_omp_num_threads_when_it_asks_for_fewer(asked, expe
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", asked)
     assert encoder_threads() == (usable_cpus() if expected == "all" else expected)
+
+
+def test_a_test_worker_runs_numpys_blas_on_its_share_of_the_cpus() -> None:
+    """tests/conftest.py: numpy loads before a worker sets its share, so the share reaches
+    OpenBLAS through threadpoolctl; two spinning BLAS threads a worker doubled its CPU time."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("only pytest-xdist workers split the CPUs (make test)")
+    from threadpoolctl import threadpool_info
+
+    blas = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+    assert blas == {int(os.environ["OMP_NUM_THREADS"])}
