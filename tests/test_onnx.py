@@ -214,7 +214,7 @@ def test_prune_removes_old_formats_and_abandoned_exports_only(tmp_path: Path) ->
 
 def test_processes_that_export_together_export_once(tmp_path: Path, monkeypatch) -> None:
     """Test workers, or a service's, loading the model through torch together on a fresh machine:
-    one exports (minutes of CPU and ~900 MB), the others wait and use its export."""
+    one exports (tens of seconds of CPU and ~900 MB), the others wait and use its export."""
     import threading
     import time
     from types import SimpleNamespace

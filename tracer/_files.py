@@ -24,7 +24,7 @@ def one_at_a_time(target: Path, waiting: Callable[[str], None] | None = None) ->
     """Hold an exclusive lock beside ``target`` (``<target>.lock``) while a cache entry is made.
 
     Processes that start together on a fresh machine (a service's workers, a cron job beside an
-    editor's run, test workers) would each convert the model or export it: minutes of CPU and
+    editor's run, test workers) would each convert the model or export it: tens of seconds of CPU and
     hundreds of MB each, for one result. The second one waits instead, then finds the entry
     made. The lock goes with the process, so a killed holder never leaves one behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
