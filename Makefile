@@ -78,8 +78,8 @@ smoke-install: smoke-venv
 
 smoke-venv:
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
-	$(PYTHON) -m pip wheel -q --no-deps -w $(SMOKE)/dist .
 	$(PYTHON) -m venv $(SMOKE)/venv
+	$(SMOKE)/venv/bin/python -m pip wheel -q --no-deps -w $(SMOKE)/dist .
 	$(SMOKE)/venv/bin/python -m pip install -q --no-compile $(TORCH)
 	$(SMOKE)/venv/bin/python -m pip install -q --no-compile -c $(LOCK) $(SMOKE)/dist/tracer-*.whl
 
