@@ -132,8 +132,10 @@ def train(factory: str, dim: int, sample: np.ndarray) -> faiss.Index:
     never asks for (it searches by ADC and re-ranks exactly), and it was most of the training
     time (`benchmarks/ivf_training.py`)."""
     index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    if "PQ" in factory and "IVF" in factory:
-        faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training = False
+    ivf = faiss.try_extract_index_ivf(index)
+    ivf = faiss.downcast_index(ivf) if ivf is not None else None
+    if isinstance(ivf, faiss.IndexIVFPQ):  # by type: a name test would also match "OPQ8,IVF16,Flat"
+        ivf.do_polysemous_training = False
     if not index.is_trained:
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
