@@ -136,7 +136,7 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def traced_embedder():
+def traced_embedder(request: pytest.FixtureRequest):
     """The default model as `trace` encodes articles on this machine: its ONNX export in bf16
     through OpenVINO where the CPU multiplies in bf16, else in float32 (torch's numbers). The
     NTREX protocol's figures came out identical to four places in both (2026-12-08), bf16 in
@@ -145,10 +145,8 @@ def traced_embedder():
     from tracer.model._onnx import ensure_export, traced_export
 
     found = traced_export(DEFAULT_MODEL)
-    if found is None:
-        from tracer import load_embedder
-
-        ensure_export(load_embedder())
+    if found is None:  # the worker's torch model, loaded once for every test that asks for it
+        ensure_export(request.getfixturevalue("real_embedder"))
         found = traced_export(DEFAULT_MODEL)
     assert found is not None
     return found
